@@ -1,0 +1,729 @@
+r"""Images, column sequences and compressive measurements for the paper's experiment.
+
+The paper (Wisdom et al. 2017) recovers natural images column by column: each 128x128 greyscale
+image is a sequence of :math:`T = 128` columns :math:`y_t \in \mathbb{R}^{128}`, observed through
+:math:`x_t = A y_t` with :math:`A \in \mathbb{R}^{32 \times 128}`. It used Caltech-256. That
+data set cannot be downloaded here, so the default data are photos bundled with installed
+packages (:data:`PHOTOS`, credits in the book's image-credits page):
+
+- training and validation: random 128x128 crops (random scale, position and flips) of
+  scikit-image's photos, partitioned *by photo* (:data:`TRAIN_PHOTOS`, :data:`VAL_PHOTOS`);
+- test: crops of the photos of other packages (:data:`TEST_PHOTOS`: scikit-learn's china and
+  flower, PyWavelets' aero and ascent), never seen in training.
+
+A reader with a local copy of Caltech-256 gets the paper's data with
+``make_splits(..., source="caltech256", caltech_root=...)``.
+
+Everything the experiment and the chapters need comes from :func:`make_splits`;
+:class:`Normalizer` applies the paper's normalisation, :func:`images_to_sequences` and
+:func:`measure` build :math:`(x_t, y_t)`, and :class:`CompressiveSensingDataset` serves them to a
+torch ``DataLoader`` (time-major batches with :func:`collate_time_major`).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from ._checks import ArrayLike, check_finite, check_ndim, check_positive_int, check_scalar, like
+from ._checks import common_dtype, to_torch
+
+__all__ = [
+    "Photo",
+    "CropInfo",
+    "PHOTOS",
+    "TRAIN_PHOTOS",
+    "VAL_PHOTOS",
+    "TEST_PHOTOS",
+    "PAPER_TARGET_STD",
+    "list_photos",
+    "load_photo",
+    "to_grey",
+    "make_crops",
+    "paper_preprocess",
+    "caltech256_files",
+    "caltech256_images",
+    "Normalizer",
+    "images_to_sequences",
+    "sequences_to_images",
+    "measure",
+    "CompressiveSensingDataset",
+    "collate_time_major",
+    "Splits",
+    "make_splits",
+]
+
+#: The paper's normalised per-column standard deviation (``std_cols`` in the released code).
+PAPER_TARGET_STD = 16.433
+
+#: Rec. 601 luma weights (R, G, B), as the paper's preprocessing (and PIL's "L" mode).
+_LUMA = np.array([0.299, 0.587, 0.114])
+
+
+# --------------------------------------------------------------------------------------------
+# the registry of bundled photos
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Photo:
+    """A photo shipped inside an installed package, with what its package documents about it."""
+
+    name: str
+    package: str
+    loader: str
+    licence: str
+    attribution: str
+
+
+def _skimage(name: str) -> np.ndarray:
+    import skimage.data
+
+    return getattr(skimage.data, name)()
+
+
+def _sklearn(name: str) -> np.ndarray:
+    from sklearn.datasets import load_sample_image
+
+    return load_sample_image(name)
+
+
+def _pywt(name: str) -> np.ndarray:
+    import pywt.data
+
+    return getattr(pywt.data, name)()
+
+
+_LOADERS: dict[str, Callable[[str], np.ndarray]] = {
+    "scikit-image": _skimage,
+    "scikit-learn": _sklearn,
+    "PyWavelets": _pywt,
+}
+
+_SK = "scikit-image"
+_PHOTO_LIST = [
+    Photo("camera", _SK, "skimage.data.camera()", "CC0",
+          "Photographer Lav Varshney (replaces the older MIT cameraman image)."),
+    Photo("astronaut", _SK, "skimage.data.astronaut()", "public domain",
+          "Astronaut Eileen Collins; NASA Great Images database (https://flic.kr/p/r9qvLn)."),
+    Photo("coffee", _SK, "skimage.data.coffee()", "CC0",
+          "Courtesy of Pikolo Espresso Bar; photographer Rachel Michetti."),
+    Photo("chelsea", _SK, "skimage.data.chelsea()", "CC0",
+          "Chelsea the cat; photographer Stefan van der Walt."),
+    Photo("rocket", _SK, "skimage.data.rocket()", "public domain",
+          "Launch of DSCOVR on Falcon 9; SpaceX Photos on Flickr "
+          "(https://www.flickr.com/photos/spacexphotos/16511594820/)."),
+    Photo("brick", _SK, "skimage.data.brick()", "CC0",
+          "CC0Textures 'Bricks25', perspective-corrected, rotated, cropped and scaled by "
+          "scikit-image."),
+    Photo("grass", _SK, "skimage.data.grass()", "CC0",
+          "DeviantArt, linolafett 'Grass-01' (https://www.deviantart.com/linolafett/art/"
+          "Grass-01-434853879), cropped and converted to grey by scikit-image."),
+    Photo("gravel", _SK, "skimage.data.gravel()", "CC0",
+          "CC0Textures 'Gravel04', rescaled, cropped and converted to grey by scikit-image."),
+    Photo("coins", _SK, "skimage.data.coins()", "no known copyright restrictions",
+          "Greek coins from Pompeii; Brooklyn Museum Collection."),
+    Photo("moon", _SK, "skimage.data.moon()", "not stated by the package",
+          "Surface of the moon; scikit-image's docstring gives no source."),
+    Photo("clock", _SK, "skimage.data.clock()", "public domain",
+          "Motion-blurred wall clock; photographer Stefan van der Walt."),
+    Photo("hubble_deep_field", _SK, "skimage.data.hubble_deep_field()", "public domain",
+          "Hubble eXtreme Deep Field; NASA, via HubbleSite."),
+    Photo("immunohistochemistry", _SK, "skimage.data.immunohistochemistry()",
+          "no known copyright restrictions",
+          "Colonic glands, IHC staining; Center for Microscopy And Molecular Imaging (CMMI)."),
+    Photo("retina", _SK, "skimage.data.retina()", "CC0 1.0",
+          "Fundus photograph of a normal left eye, Mikael Haggstrom; Wikimedia Commons."),
+    Photo("china", "scikit-learn", "sklearn.datasets.load_sample_image('china.jpg')",
+          "CC BY 2.0",
+          "Some rights reserved by danielbuechele (Flickr); retrieved 21 August 2011 by "
+          "Robert Layton."),
+    Photo("flower", "scikit-learn", "sklearn.datasets.load_sample_image('flower.jpg')",
+          "CC BY 2.0",
+          "scikit-learn's README credits danielbuechele and links the Flickr photostream of "
+          "vultilion (https://www.flickr.com/photos/vultilion/6056698931/); retrieved "
+          "21 August 2011 by Robert Layton."),
+    Photo("aero", "PyWavelets", "pywt.data.aero()", "not stated by the package",
+          "Aerial photograph; PyWavelets' docstring gives no source."),
+    Photo("ascent", "PyWavelets", "pywt.data.ascent()", "public domain",
+          "Derived from accent-to-the-top.jpg at public-domain-image.com (PyWavelets' "
+          "docstring)."),
+]
+
+#: Every usable photo by name. PyWavelets' ``camera`` is deliberately absent: it is the same
+#: photo as scikit-image's and could leak between training and test.
+PHOTOS: dict[str, Photo] = {p.name: p for p in _PHOTO_LIST}
+
+#: The default partition by source photo: 11 scikit-image photos for training ...
+TRAIN_PHOTOS: tuple[str, ...] = (
+    "camera", "astronaut", "coffee", "rocket", "brick", "grass", "moon", "clock",
+    "hubble_deep_field", "immunohistochemistry", "retina",
+)
+#: ... 3 others for validation (a cat, coins on a background, a gravel texture) ...
+VAL_PHOTOS: tuple[str, ...] = ("chelsea", "coins", "gravel")
+#: ... and the other packages' photos for the test set.
+TEST_PHOTOS: tuple[str, ...] = ("china", "flower", "aero", "ascent")
+
+_SPLIT_PHOTOS = {"train": TRAIN_PHOTOS, "val": VAL_PHOTOS, "test": TEST_PHOTOS}
+
+
+def list_photos(split: str | None = None) -> list[str]:
+    """Names of the bundled photos, all of them or those of ``split`` ("train", "val", "test")."""
+    if split is None:
+        return list(PHOTOS)
+    if split not in _SPLIT_PHOTOS:
+        raise ValueError(f"split must be None, 'train', 'val' or 'test', got {split!r}")
+    return list(_SPLIT_PHOTOS[split])
+
+
+def to_grey(image: Any) -> np.ndarray:
+    r"""Greyscale as float64: :math:`0.299 R + 0.587 G + 0.114 B` (Rec. 601), values unscaled.
+
+    Accepts ``(H, W)`` (returned as float64), ``(H, W, 3)`` or ``(H, W, 4)`` (alpha dropped).
+    """
+    arr = np.asarray(image)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"image must be a real numeric array, got dtype {arr.dtype}")
+    if arr.ndim == 2:
+        return arr.astype(np.float64)
+    if arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        return arr[..., :3].astype(np.float64) @ _LUMA
+    raise ValueError(f"image must have shape (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
+
+
+@functools.lru_cache(maxsize=None)
+def _photo(name: str) -> np.ndarray:
+    photo = PHOTOS[name]
+    raw = _LOADERS[photo.package](name + ".jpg" if photo.package == "scikit-learn" else name)
+    if raw.dtype != np.uint8:
+        raise RuntimeError(f"{photo.loader} returned dtype {raw.dtype}, expected uint8")
+    grey = to_grey(raw) / 255.0
+    grey.setflags(write=False)
+    return grey
+
+
+def _check_name(name: Any) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"photo name must be a str, got {type(name).__name__}")
+    if name not in PHOTOS:
+        raise ValueError(f"unknown photo {name!r}; available: {', '.join(PHOTOS)}")
+    return name
+
+
+def load_photo(name: str) -> np.ndarray:
+    """A bundled photo as greyscale float64 ``(H, W)`` in [0, 1] (uint8 / 255, Rec. 601 luma).
+
+    Loaded offline from the installed package (see :data:`PHOTOS`); cached, returned as a copy.
+    """
+    return _photo(_check_name(name)).copy()
+
+
+# --------------------------------------------------------------------------------------------
+# random crops
+# --------------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=None)
+def _pyramid_level(name: str, level: int) -> np.ndarray:
+    """The photo downscaled by 2**level (anti-aliased), cached."""
+    from skimage.transform import resize
+
+    photo = _photo(name)
+    if level == 0:
+        return photo
+    shape = (max(1, photo.shape[0] >> level), max(1, photo.shape[1] >> level))
+    out = resize(photo, shape, order=1, anti_aliasing=True, mode="reflect")
+    out.setflags(write=False)
+    return out
+
+
+@dataclass(frozen=True)
+class CropInfo:
+    """Where a crop came from: its photo, window (in the photo's pixels) and flips."""
+
+    photo: str
+    top: int
+    left: int
+    side: int
+    flip_horizontal: bool
+    flip_vertical: bool
+
+    def __str__(self) -> str:
+        flips = ("h" if self.flip_horizontal else "") + ("v" if self.flip_vertical else "")
+        return f"{self.photo}[{self.top}:{self.top + self.side},{self.left}:{self.left + self.side}]" + (
+            f" flip {flips}" if flips else ""
+        )
+
+
+def make_crops(
+    photo_names: Sequence[str],
+    n_crops: int,
+    size: int = 128,
+    seed: int = 0,
+    *,
+    flips: bool = True,
+    scale_range: tuple[float, float] = (0.25, 1.0),
+    return_info: bool = False,
+):
+    r"""Random square crops of bundled photos, downscaled to ``size x size``.
+
+    For each crop: a photo chosen uniformly from ``photo_names``; a window side
+    :math:`s = f \cdot \min(H, W)` with :math:`f` log-uniform in ``scale_range`` (never below
+    ``size``: crops are never upscaled); a uniformly random position; the window resized to
+    ``size x size`` with scikit-image's anti-aliased ``resize`` (from a cached power-of-two
+    pyramid, so a large window costs no more than a small one); then, with ``flips``, a
+    horizontal and a vertical flip each with probability 1/2. The same random draws are made
+    whether or not ``flips`` is set, so ``flips=False`` gives the same crops unflipped.
+
+    Parameters
+    ----------
+    photo_names : sequence of str
+        Names from :data:`PHOTOS`.
+    n_crops : int
+        Number of crops (>= 1).
+    size : int, default 128
+    seed : int, default 0
+        Seed of ``numpy.random.default_rng``: the crops are a deterministic function of it.
+    flips : bool, default True
+    scale_range : (float, float), default (0.25, 1.0)
+        Bounds of :math:`f`, the window side as a fraction of the photo's shorter side,
+        ``0 < low <= high <= 1``.
+    return_info : bool, default False
+        Also return a list of :class:`CropInfo`, one per crop.
+
+    Returns
+    -------
+    crops : (n_crops, size, size) float64 ndarray in [0, 1]
+    info : list of CropInfo, only if ``return_info``
+    """
+    from skimage.transform import resize
+
+    if isinstance(photo_names, str) or not isinstance(photo_names, Sequence):
+        raise TypeError("photo_names must be a sequence of photo names (e.g. a list of str)")
+    names = [_check_name(n) for n in photo_names]
+    if not names:
+        raise ValueError("photo_names is empty")
+    n_crops = check_positive_int(n_crops, "n_crops")
+    size = check_positive_int(size, "size", minimum=8)
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+    if len(scale_range) != 2:
+        raise ValueError(f"scale_range must be (low, high), got {scale_range!r}")
+    low = check_scalar(scale_range[0], "scale_range[0]", positive=True)
+    high = check_scalar(scale_range[1], "scale_range[1]", positive=True)
+    if not low <= high <= 1.0:
+        raise ValueError(f"scale_range must satisfy 0 < low <= high <= 1, got {scale_range!r}")
+    for name in names:
+        if min(_photo(name).shape) < size:
+            raise ValueError(f"photo {name!r} of shape {_photo(name).shape} is smaller than size={size}")
+
+    rng = np.random.default_rng(seed)
+    which = rng.integers(len(names), size=n_crops)
+    fraction = np.exp(rng.uniform(math.log(low), math.log(high), size=n_crops))
+    u_top, u_left = rng.random(n_crops), rng.random(n_crops)
+    flip_h, flip_v = rng.random(n_crops) < 0.5, rng.random(n_crops) < 0.5
+
+    crops = np.empty((n_crops, size, size))
+    info = []
+    for i in range(n_crops):
+        name = names[which[i]]
+        H, W = _photo(name).shape
+        side = int(np.clip(round(fraction[i] * min(H, W)), size, min(H, W)))
+        top = int(u_top[i] * (H - side + 1))
+        left = int(u_left[i] * (W - side + 1))
+        level = max(0, int(math.floor(math.log2(side / size))))
+        level_image = _pyramid_level(name, level)
+        k = 2**level
+        s0 = min(max(size, side // k), *level_image.shape)
+        t0 = min(top // k, level_image.shape[0] - s0)
+        l0 = min(left // k, level_image.shape[1] - s0)
+        window = level_image[t0:t0 + s0, l0:l0 + s0]
+        crop = window if s0 == size else resize(window, (size, size), order=1,
+                                                 anti_aliasing=True, mode="reflect")
+        if flips and flip_h[i]:
+            crop = crop[:, ::-1]
+        if flips and flip_v[i]:
+            crop = crop[::-1, :]
+        crops[i] = crop
+        info.append(CropInfo(name, top, left, side, bool(flips and flip_h[i]),
+                             bool(flips and flip_v[i])))
+    np.clip(crops, 0.0, 1.0, out=crops)
+    return (crops, info) if return_info else crops
+
+
+# --------------------------------------------------------------------------------------------
+# the paper's preprocessing and Caltech-256
+# --------------------------------------------------------------------------------------------
+def paper_preprocess(image: Any, size: int = 128, *, anti_aliasing: bool = False) -> np.ndarray:
+    r"""The paper's preprocessing of one photo: centre square crop, cubic resize, grey, /255.
+
+    1. Crop the centred square of side :math:`\min(H, W)`.
+    2. Convert to grey with the Rec. 601 weights :math:`0.299R + 0.587G + 0.114B` (the released
+       code applies them to OpenCV's BGR channel order, i.e. swaps the red and blue weights; this
+       function uses them as intended).
+    3. Resize to ``size x size`` with cubic interpolation (scikit-image, ``order=3``; like
+       OpenCV's ``INTER_CUBIC`` in the released code, without anti-aliasing by default).
+    4. Divide by 255 and clip to [0, 1] (cubic interpolation overshoots slightly at edges;
+       the released code did not clip).
+
+    Parameters
+    ----------
+    image : uint8 array (H, W), (H, W, 3) or (H, W, 4), or a PIL image
+    size : int, default 128
+    anti_aliasing : bool, default False
+        Gaussian pre-filter before downscaling (scikit-image's option).
+
+    Returns
+    -------
+    (size, size) float64 ndarray in [0, 1]
+    """
+    from skimage.transform import resize
+
+    if hasattr(image, "convert") and hasattr(image, "mode"):  # PIL image
+        image = np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a uint8 NumPy array or a PIL image, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise TypeError(f"image must have dtype uint8 (values 0..255), got {image.dtype}")
+    size = check_positive_int(size, "size")
+    grey = to_grey(image)
+    H, W = grey.shape
+    side = min(H, W)
+    top, left = (H - side) // 2, (W - side) // 2
+    square = grey[top:top + side, left:left + side]
+    out = resize(square, (size, size), order=3, mode="reflect", anti_aliasing=anti_aliasing,
+                 preserve_range=True)
+    return np.clip(out / 255.0, 0.0, 1.0)
+
+
+_IMAGE_SUFFIXES = {".jpg", ".jpeg"}
+
+
+def caltech256_files(root: str | Path) -> list[Path]:
+    """The image files of a local Caltech-256 copy, sorted by category folder then file name.
+
+    ``root`` is the folder holding the category folders (``001.ak47`` ... ``257.clutter``), or
+    its parent when that holds a single ``256_ObjectCategories`` folder (the archive's layout).
+    Only JPEG files directly inside category folders are listed.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``root`` does not exist or is not a folder.
+    ValueError
+        If it holds no JPEG image in any sub-folder.
+    """
+    if not isinstance(root, (str, Path)):
+        raise TypeError(f"root must be a path (str or pathlib.Path), got {type(root).__name__}")
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"Caltech-256 folder not found: {root} (expected a folder of "
+                                f"category folders such as 001.ak47/)")
+    nested = root / "256_ObjectCategories"
+    if nested.is_dir():
+        root = nested
+    files = sorted(
+        f
+        for category in root.iterdir() if category.is_dir()
+        for f in category.iterdir() if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES
+    )
+    if not files:
+        raise ValueError(f"no JPEG images found in the category folders of {root}")
+    return files
+
+
+def _load_files(files: Sequence[Path], size: int) -> np.ndarray:
+    from PIL import Image
+
+    out = np.empty((len(files), size, size))
+    for i, f in enumerate(files):
+        with Image.open(f) as im:
+            out[i] = paper_preprocess(im, size)
+    return out
+
+
+def caltech256_images(
+    root: str | Path, *, limit: int | None = None, size: int = 128
+) -> np.ndarray:
+    """Load a local Caltech-256 folder with :func:`paper_preprocess`.
+
+    Parameters
+    ----------
+    root : path
+        See :func:`caltech256_files`.
+    limit : int, optional
+        Load only the first ``limit`` files (in :func:`caltech256_files` order).
+    size : int, default 128
+
+    Returns
+    -------
+    (n, size, size) float64 ndarray in [0, 1]. All 30,607 images take about 4 GB in float64.
+    """
+    files = caltech256_files(root)
+    if limit is not None:
+        files = files[: check_positive_int(limit, "limit")]
+    return _load_files(files, check_positive_int(size, "size"))
+
+
+# --------------------------------------------------------------------------------------------
+# normalisation, sequences, measurements
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Normalizer:
+    r"""The paper's pixel normalisation, fitted on training images only.
+
+    .. math::
+
+        z = \frac{y - \mu}{\bar\sigma}\, \sigma_\star, \qquad
+        y = \frac{z\, \bar\sigma}{\sigma_\star} + \mu,
+
+    with :math:`\mu` the mean of every training pixel, :math:`\bar\sigma` the mean over all
+    training image columns of each column's standard deviation (over its rows, ``ddof=0``), and
+    :math:`\sigma_\star` = ``target_std`` (the paper's 16.433). Elementwise, so it applies to
+    images ``(n, H, W)`` and to sequences ``(T, B, N)`` alike; NumPy or torch.
+    """
+
+    mean: float
+    column_std: float
+    target_std: float = PAPER_TARGET_STD
+
+    def __post_init__(self) -> None:
+        self.mean = check_scalar(self.mean, "mean")
+        self.column_std = check_scalar(self.column_std, "column_std", positive=True)
+        self.target_std = check_scalar(self.target_std, "target_std", positive=True)
+
+    @classmethod
+    def fit(cls, train_images: Any, target_std: float = PAPER_TARGET_STD) -> "Normalizer":
+        """Fit on a stack of training images ``(n, H, W)`` (columns are the last axis)."""
+        t = to_torch(train_images, "train_images").to(torch.float64)
+        check_ndim(t, "train_images", 3)
+        if t.numel() == 0:
+            raise ValueError("train_images is empty")
+        check_finite(t, "train_images")
+        column_std = t.std(dim=-2, correction=0).mean()
+        if float(column_std) == 0:
+            raise ValueError("train_images have constant columns: the column std is 0")
+        return cls(float(t.mean()), float(column_std), target_std)
+
+    @property
+    def scale(self) -> float:
+        r""":math:`\sigma_\star / \bar\sigma`, the factor applied after centring."""
+        return self.target_std / self.column_std
+
+    def transform(self, images: ArrayLike) -> ArrayLike:
+        """Normalise: ``(images - mean) * target_std / column_std``."""
+        t = to_torch(images, "images")
+        return like((t - self.mean) * self.scale, images)
+
+    def inverse_transform(self, normalised: ArrayLike) -> ArrayLike:
+        """Undo :meth:`transform`: ``normalised * column_std / target_std + mean``."""
+        t = to_torch(normalised, "normalised")
+        return like(t / self.scale + self.mean, normalised)
+
+    def to_dict(self) -> dict[str, float]:
+        """Plain floats, JSON-serialisable."""
+        return {"mean": self.mean, "column_std": self.column_std, "target_std": self.target_std}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "Normalizer":
+        """Inverse of :meth:`to_dict`."""
+        if not isinstance(d, dict):
+            raise TypeError(f"d must be a dict, got {type(d).__name__}")
+        missing = {"mean", "column_std", "target_std"} - set(d)
+        if missing:
+            raise ValueError(f"d is missing the keys {sorted(missing)}")
+        return cls(d["mean"], d["column_std"], d["target_std"])
+
+
+def images_to_sequences(images: ArrayLike) -> ArrayLike:
+    r"""Images ``(n, H, W)`` to time-major column sequences ``(T = W, n, N = H)``.
+
+    :math:`y_t` of image :math:`i` is its column :math:`t`: ``seq[t, i, :] = images[i, :, t]``.
+    """
+    t = to_torch(images, "images")
+    check_ndim(t, "images", 3)
+    return like(t.permute(2, 0, 1).contiguous(), images)
+
+
+def sequences_to_images(sequences: ArrayLike) -> ArrayLike:
+    """Inverse of :func:`images_to_sequences`: ``(T, n, N)`` to ``(n, N, T)``."""
+    t = to_torch(sequences, "sequences")
+    check_ndim(t, "sequences", 3)
+    return like(t.permute(1, 2, 0).contiguous(), sequences)
+
+
+def measure(y: ArrayLike, A: ArrayLike) -> ArrayLike:
+    r"""Compressive measurements :math:`x_t = A y_t`, batched: ``y`` ``(..., N)`` to ``(..., M)``.
+
+    No noise is added (the paper's experiment is noiseless). The result has the kind of ``y``
+    and the common float dtype of ``y`` and ``A``.
+    """
+    yt = to_torch(y, "y")
+    At = to_torch(A, "A")
+    check_ndim(At, "A", 2)
+    if yt.ndim < 1 or yt.shape[-1] != At.shape[1]:
+        raise ValueError(
+            f"y must have {At.shape[1]} entries in its last dimension (the columns of A), got "
+            f"shape {tuple(yt.shape)}"
+        )
+    dtype = common_dtype(yt, At)
+    return like(yt.to(dtype) @ At.to(dtype).T, y)
+
+
+class CompressiveSensingDataset(torch.utils.data.Dataset):
+    r"""Pairs :math:`(x, y)` of one image each, for a torch ``DataLoader``.
+
+    Image :math:`i` gives ``y`` of shape ``(T, N)`` (its normalised columns :math:`y_t`, time
+    first) and ``x = y A^T`` of shape ``(T, M)``. Use ``collate_fn=collate_time_major`` to get
+    time-major batches ``(T, B, M)``, ``(T, B, N)``.
+
+    Parameters
+    ----------
+    images : (n, H, W) array in [0, 1]
+    A : (M, H) array
+        Measurement matrix.
+    normalizer : Normalizer or None
+        Fitted on the training split; ``None`` keeps raw pixels (explicitly).
+    dtype : torch.dtype, default torch.float32
+    """
+
+    def __init__(self, images: ArrayLike, A: ArrayLike, normalizer: Normalizer | None,
+                 *, dtype: torch.dtype = torch.float32) -> None:
+        if dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
+        if normalizer is not None and not isinstance(normalizer, Normalizer):
+            raise TypeError(f"normalizer must be a Normalizer or None, got {type(normalizer).__name__}")
+        imgs = to_torch(images, "images").to(torch.float64)
+        check_ndim(imgs, "images", 3)
+        check_finite(imgs, "images")
+        At = to_torch(A, "A").to(torch.float64)
+        check_ndim(At, "A", 2)
+        if At.shape[1] != imgs.shape[1]:
+            raise ValueError(f"A must have {imgs.shape[1]} columns (the image height), got shape "
+                             f"{tuple(At.shape)}")
+        if normalizer is not None:
+            imgs = normalizer.transform(imgs)
+        y = imgs.transpose(1, 2)  # (n, T = W, N = H)
+        self.y = y.to(dtype).contiguous()
+        self.x = (y @ At.T).to(dtype).contiguous()
+        self.A = At.to(dtype)
+        self.normalizer = normalizer
+
+    def __len__(self) -> int:
+        return self.y.shape[0]
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[i], self.y[i]
+
+
+def collate_time_major(batch: Sequence[tuple[torch.Tensor, torch.Tensor]]):
+    """Stack ``(x, y)`` pairs along dimension 1: ``(T, B, M)`` and ``(T, B, N)``."""
+    if len(batch) == 0:
+        raise ValueError("batch is empty")
+    xs, ys = zip(*batch)
+    return torch.stack(xs, dim=1), torch.stack(ys, dim=1)
+
+
+# --------------------------------------------------------------------------------------------
+# the three splits
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Splits:
+    """Training, validation and test images in [0, 1], with where each came from.
+
+    ``provenance[split][i]`` describes image ``i`` of that split (a crop of a bundled photo or a
+    Caltech-256 file path relative to the root); ``photos[split]`` lists the source photos (for
+    Caltech-256, the category folders).
+    """
+
+    train: np.ndarray
+    val: np.ndarray
+    test: np.ndarray
+    source: str
+    seed: int
+    provenance: dict[str, list[str]] = field(default_factory=dict)
+    photos: dict[str, list[str]] = field(default_factory=dict)
+
+    def fit_normalizer(self, target_std: float = PAPER_TARGET_STD) -> Normalizer:
+        """The paper's :class:`Normalizer`, fitted on the training split only."""
+        return Normalizer.fit(self.train, target_std)
+
+    def sizes(self) -> dict[str, int]:
+        """Number of images per split."""
+        return {"train": len(self.train), "val": len(self.val), "test": len(self.test)}
+
+
+def _cap(value: Any, name: str) -> int | None:
+    if value is None:
+        return None
+    return check_positive_int(value, name, minimum=0)
+
+
+def make_splits(
+    n_train: int | None,
+    n_val: int | None,
+    n_test: int | None,
+    seed: int = 2013,
+    source: str = "bundled",
+    caltech_root: str | Path | None = None,
+    *,
+    size: int = 128,
+    scale_range: tuple[float, float] = (0.25, 1.0),
+) -> Splits:
+    """The single place the experiment and the chapters get their images from.
+
+    ``source="bundled"`` (default): ``n_train`` crops of :data:`TRAIN_PHOTOS` (seed ``seed``),
+    ``n_val`` of :data:`VAL_PHOTOS` (seed ``seed + 1``) and ``n_test`` of :data:`TEST_PHOTOS`
+    (seed ``seed + 2``) from :func:`make_crops`: no photo is in two splits.
+
+    ``source="caltech256"``: the files of ``caltech_root`` (:func:`caltech256_files`) are shuffled
+    with ``numpy.random.RandomState(seed).permutation`` (the paper's generator and seed; the
+    paper's file order is not recorded, so its exact split cannot be reproduced) and split
+    80/10/10 as the paper; ``n_*`` then cap each split (``None``: all). Only the kept files are
+    loaded, with :func:`paper_preprocess`.
+
+    Returns
+    -------
+    Splits
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+    caps = {k: _cap(v, f"n_{k}") for k, v in (("train", n_train), ("val", n_val), ("test", n_test))}
+    if source == "bundled":
+        if caltech_root is not None:
+            raise ValueError("caltech_root is only used with source='caltech256'")
+        missing = [f"n_{k}" for k, v in caps.items() if v is None]
+        if missing:
+            raise ValueError(f"{', '.join(missing)} must be given (an int) with source='bundled'")
+        stacks, provenance = {}, {}
+        for offset, split in enumerate(("train", "val", "test")):
+            if caps[split] == 0:
+                stacks[split], provenance[split] = np.empty((0, size, size)), []
+                continue
+            crops, info = make_crops(_SPLIT_PHOTOS[split], caps[split], size, seed + offset,
+                                     scale_range=scale_range, return_info=True)
+            stacks[split], provenance[split] = crops, [str(c) for c in info]
+        photos = {k: list(v) for k, v in _SPLIT_PHOTOS.items()}
+        return Splits(stacks["train"], stacks["val"], stacks["test"], "bundled", int(seed),
+                      provenance, photos)
+    if source == "caltech256":
+        if caltech_root is None:
+            raise ValueError("source='caltech256' needs caltech_root, the folder of Caltech-256")
+        files = caltech256_files(caltech_root)
+        root = files[0].parent.parent
+        order = np.random.RandomState(seed).permutation(len(files))
+        files = [files[i] for i in order]
+        i1, i2 = int(np.floor(0.8 * len(files))), int(np.floor(0.9 * len(files)))
+        parts = {"train": files[:i1], "val": files[i1:i2], "test": files[i2:]}
+        stacks, provenance, photos = {}, {}, {}
+        for split, part in parts.items():
+            if caps[split] is not None:
+                part = part[: caps[split]]
+            stacks[split] = _load_files(part, size)
+            provenance[split] = [str(f.relative_to(root)) for f in part]
+            photos[split] = sorted({f.parent.name for f in part})
+        return Splits(stacks["train"], stacks["val"], stacks["test"], "caltech256", int(seed),
+                      provenance, photos)
+    raise ValueError(f"source must be 'bundled' or 'caltech256', got {source!r}")

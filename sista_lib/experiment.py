@@ -1,0 +1,792 @@
+r"""The study: train the SISTA-RNN and its baselines on sequential compressive sensing of images.
+
+Command line (``python -m sista_lib.experiment --help``)::
+
+    python -m sista_lib.experiment --preset quick --out results/quick
+    python -m sista_lib.experiment --preset paper --out results/paper \
+        [--models sista_rnn sista_rnn_released stacked_rnn lstm] [--seeds 0 1 2] \
+        [--epochs N --n-train N --n-val N --n-test N --batch-size N --lr X] [--resume]
+
+Each (model, seed) run trains with :func:`sista_lib.train.train` on the images of
+:func:`sista_lib.data.make_splits`, measured with the paper's :math:`A` (``M = 32``,
+:math:`N = 128`, divided by 3) and scored on the test images with the paper's protocol
+(:func:`sista_lib.train.evaluate`). The unsupervised baselines (untrained SISTA with
+:math:`K = 3`, SISTA and the per-column Lasso run to convergence) are scored the same way.
+
+Layout of ``--out`` (every file is written atomically)::
+
+    experiment.json             the shared configuration (a second process must match it)
+    runs/MODEL_seedS.json       one finished run: scores, curves, snapshots, provenance
+    runs/baselines.json         the unsupervised baselines
+    checkpoints/MODEL_seedS.safetensors   the best parameters of each run (small, committed)
+    train_state/MODEL_seedS.safetensors   resumable training state (large, git-ignored)
+    results.json                everything merged (what the chapters load: load_results)
+
+Runs are independent, so several processes can share one ``--out`` (one core each), e.g.::
+
+    python -m sista_lib.experiment --preset paper --out results/paper --models lstm &
+    python -m sista_lib.experiment --preset paper --out results/paper --no-baselines \
+        --models sista_rnn sista_rnn_released stacked_rnn &
+    wait; python -m sista_lib.experiment --merge --out results/paper
+
+Each process merges what is finished when it ends; the final ``--merge`` sees every run.
+An interrupted process restarted with ``--resume`` skips finished runs and continues the
+others from their last epoch (bit-identically).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as _dt
+import html
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from ._checks import check_positive_int, check_scalar
+from .models import MODEL_NAMES
+from .train import (
+    TrainConfig,
+    _jsonable,
+    atomic_write_text,
+    evaluate,
+    evaluate_baselines,
+    parameter_snapshot,
+    save_parameters,
+    train,
+)
+
+__all__ = [
+    "MODEL_NAMES",
+    "PRESETS",
+    "ExperimentConfig",
+    "run_experiment",
+    "run_one",
+    "run_baselines",
+    "merge",
+    "load_results",
+    "results_table",
+    "learning_curves",
+    "provenance",
+    "main",
+]
+
+SCHEMA = "sista_lib.experiment/1"
+MODEL_LABELS = {
+    "sista_rnn": "SISTA-RNN (paper)",
+    "sista_rnn_released": "SISTA-RNN (released code)",
+    "stacked_rnn": "generic stacked RNN",
+    "lstm": "LSTM",
+    "sista_untrained": "SISTA, K = 3, untrained",
+    "sista_converged": "SISTA to convergence",
+    "lasso_converged": "per-column Lasso (FISTA) to convergence",
+}
+LAYERS = {"sista_rnn": 3, "sista_rnn_released": 3, "stacked_rnn": 3, "lstm": 4}
+METRICS = ("psnr", "ssim", "mse")
+_METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "mse": "MSE (8-bit)"}
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything the runs of one study share (the model and the seed excepted).
+
+    Attributes
+    ----------
+    preset : str
+        Name of the preset these values started from (``"quick"``, ``"paper"`` or ``"custom"``).
+    n_train, n_val, n_test : int
+        Number of 128 x 128 images in each split (:func:`sista_lib.data.make_splits`).
+    epochs, batch_size, lr, clip_grad_norm :
+        Training (:class:`sista_lib.train.TrainConfig`; RMSprop otherwise at its defaults).
+    data_seed : int, default 2013
+        Seed of the image shuffle and split (the paper's).
+    source : str, default "bundled"
+        Image source of :func:`sista_lib.data.make_splits`.
+    m, a_seed : int
+        Measurements per column (32) and the seed of :func:`~sista_lib.dictionaries.paper_measurement_matrix`.
+    wavelet, level : str, int
+        The dictionary :math:`D` (``db4``, 4 levels).
+    dtype : {"float32", "float64"}
+        Parameter precision of the networks.
+    """
+
+    preset: str = "custom"
+    n_train: int = 750
+    n_val: int = 100
+    n_test: int = 100
+    epochs: int = 100
+    batch_size: int = 50
+    lr: float = 1e-4
+    clip_grad_norm: float | None = None
+    data_seed: int = 2013
+    source: str = "bundled"
+    m: int = 32
+    a_seed: int = 0
+    wavelet: str = "db4"
+    level: int = 4
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        for name in ("n_train", "n_val", "n_test", "batch_size", "m", "level"):
+            check_positive_int(getattr(self, name), name)
+        for name in ("epochs", "data_seed", "a_seed"):
+            check_positive_int(getattr(self, name), name, minimum=0)
+        check_scalar(self.lr, "lr", positive=True)
+        if self.clip_grad_norm is not None:
+            check_scalar(self.clip_grad_norm, "clip_grad_norm", positive=True)
+        if self.dtype not in ("float32", "float64"):
+            raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        for name in ("preset", "source", "wavelet"):
+            if not isinstance(getattr(self, name), str):
+                raise TypeError(f"{name} must be a str, got {type(getattr(self, name)).__name__}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "ExperimentConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown ExperimentConfig field(s): {sorted(unknown)}")
+        return cls(**dict(d))
+
+    def train_config(self, seed: int) -> TrainConfig:
+        """The :class:`~sista_lib.train.TrainConfig` of the run with this seed."""
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
+                           clip_grad_norm=self.clip_grad_norm, seed=seed)
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return torch.float64 if self.dtype == "float64" else torch.float32
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The whole study (4 models, 1 seed, baselines) in about a minute on 2 CPU cores.
+    "quick": {"config": ExperimentConfig(preset="quick", n_train=30, n_val=10, n_test=10,
+                                         epochs=3, batch_size=10),
+              "seeds": (0,)},
+    # The paper's protocol (RMSprop, lr 1e-4, batch 50, 100 epochs, 3 seeds) on a data set
+    # sized for about 45 minutes of 2 CPU cores, as two processes (module docstring). Measured
+    # here (CPU time of one thread, batch 50, T = 128): one training step takes 139 ms
+    # (sista_rnn), 147 ms (sista_rnn_released), 157 ms (stacked_rnn), 387 ms (lstm); validating
+    # 100 sequences 50-230 ms. With 750 training images (15 steps per epoch) the process
+    # running the three soft-threshold RNNs needs about 300 x (15 x 0.443 + 0.17) s = 35 min,
+    # the LSTM process about 31 min: the margin absorbs contention on a shared machine.
+    "paper": {"config": ExperimentConfig(preset="paper", n_train=750, n_val=100, n_test=100,
+                                         epochs=100, batch_size=50),
+              "seeds": (0, 1, 2)},
+}
+
+
+# --------------------------------------------------------------------------------------------
+# provenance
+# --------------------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _git(*args: str) -> str | None:
+    root = Path(__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+                             timeout=20, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip()
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.lower().startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _versions() -> dict[str, str | None]:
+    import importlib.metadata as md
+
+    out: dict[str, str | None] = {"python": platform.python_version()}
+    for dist in ("sista_lib", "torch", "numpy", "scipy", "PyWavelets", "scikit-image",
+                 "safetensors"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            out[dist] = None
+    return out
+
+
+def provenance(command: str | None = None) -> dict[str, Any]:
+    """Where and how a result is computed: the command, git commit and dirty flag (tracked
+    files), library versions, CPU/GPU, threads and the start time. :func:`finish_provenance`
+    adds the end and wall time.
+
+    Parameters
+    ----------
+    command : str, optional
+        The command line; default ``sys.argv`` as one shell-quoted string.
+    """
+    status = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "command": shlex.join(sys.argv) if command is None else command,
+        "cwd": os.getcwd(),
+        "git_commit": _git("rev-parse", "HEAD"),
+        "git_dirty": None if status is None else bool(status),
+        "versions": _versions(),
+        "platform": platform.platform(),
+        "cpu": _cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "torch_threads": torch.get_num_threads(),
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "start": _now(),
+        "_t0": time.perf_counter(),
+    }
+
+
+def finish_provenance(prov: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``prov`` with ``end`` and ``wall_time_s``."""
+    out = {k: v for k, v in prov.items() if k != "_t0"}
+    out["end"] = _now()
+    out["wall_time_s"] = time.perf_counter() - prov["_t0"]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# data
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Problem:
+    A: np.ndarray
+    D: np.ndarray
+    splits: Any
+    normalizer: Any
+    train_set: Any
+    val_set: Any
+
+
+def _problem(config: ExperimentConfig) -> _Problem:
+    from . import data
+    from .dictionaries import paper_measurement_matrix, wavelet_dictionary
+
+    A = paper_measurement_matrix(config.m, 128, seed=config.a_seed)
+    D = wavelet_dictionary(128, config.wavelet, config.level)
+    splits = data.make_splits(config.n_train, config.n_val, config.n_test,
+                              seed=config.data_seed, source=config.source)
+    normalizer = splits.fit_normalizer()
+    dtype = config.torch_dtype
+    return _Problem(
+        A=A, D=D, splits=splits, normalizer=normalizer,
+        train_set=data.CompressiveSensingDataset(splits.train, A, normalizer, dtype=dtype),
+        val_set=data.CompressiveSensingDataset(splits.val, A, normalizer, dtype=dtype),
+    )
+
+
+def _data_record(problem: _Problem) -> dict[str, Any]:
+    return {
+        "source": problem.splits.source,
+        "sizes": problem.splits.sizes(),
+        "photos": problem.splits.photos,
+        "normalizer": problem.normalizer.to_dict(),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# runs
+# --------------------------------------------------------------------------------------------
+
+
+def _run_id(model: str, seed: int) -> str:
+    return f"{model}_seed{seed}"
+
+
+def _check_models(models: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(models, str):
+        models = (models,)
+    models = tuple(models)
+    if not models:
+        raise ValueError("models must name at least one model")
+    for m in models:
+        if m not in MODEL_NAMES:
+            raise ValueError(f"unknown model {m!r}; models must be among {MODEL_NAMES}")
+    return models
+
+
+def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
+    seeds = tuple(seeds)
+    if not seeds:
+        raise ValueError("seeds must hold at least one seed")
+    return tuple(check_positive_int(s, "seeds", minimum=0) for s in seeds)
+
+
+def _scores_record(scores: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    from .metrics import summarize
+
+    return {
+        "summary": summarize(scores),
+        "per_image": {k: [float(v) for v in np.asarray(scores[k])] for k in scores},
+    }
+
+
+def _build(name: str, problem: _Problem, config: ExperimentConfig, seed: int) -> torch.nn.Module:
+    from .models import build_model
+
+    kw: dict[str, Any] = {"dtype": config.torch_dtype}
+    if name in ("stacked_rnn", "lstm"):
+        kw["seed"] = seed
+    torch.manual_seed(seed)
+    return build_model(name, problem.A, problem.D, **kw)
+
+
+def run_one(
+    name: str,
+    seed: int,
+    config: ExperimentConfig,
+    out: str | os.PathLike,
+    *,
+    problem: _Problem | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Train and score one (model, seed); write ``runs/MODEL_seedS.json`` and the best parameters.
+
+    Returns the run record (what the JSON file holds).
+    """
+    from .models import count_parameters
+
+    _check_models([name])
+    seed = check_positive_int(seed, "seed", minimum=0)
+    out = Path(out)
+    problem = _problem(config) if problem is None else problem
+    prov = provenance(command)
+    rid = _run_id(name, seed)
+
+    model = _build(name, problem, config, seed)
+    splits = problem.splits
+    initial = evaluate(model, splits.test, problem.A, problem.normalizer)
+    result = train(
+        model, problem.train_set, problem.val_set, config.train_config(seed),
+        checkpoint_path=out / "train_state" / f"{rid}.safetensors", resume=resume,
+        progress=progress, callback=parameter_snapshot,
+    )
+    scores = evaluate(model, splits.test, problem.A, problem.normalizer)
+    ckpt = out / "checkpoints" / f"{rid}.safetensors"
+    save_parameters(ckpt, result.best_state, {
+        "model": name, "seed": seed, "best_epoch": result.best_epoch,
+        "config": config.to_dict(),
+    })
+    record = {
+        "schema": SCHEMA,
+        "kind": "run",
+        "model": name,
+        "seed": seed,
+        "config": config.to_dict(),
+        "n_parameters": count_parameters(model),
+        "layers": LAYERS[name],
+        "test": _scores_record(scores),
+        "test_initial": _scores_record(initial),
+        "train": result.history(),
+        "train_wall_time_s": float(sum(result.epoch_seconds)),
+        "checkpoint": str(ckpt.relative_to(out)),
+        "data": _data_record(problem),
+        "provenance": finish_provenance(prov),
+    }
+    atomic_write_text(out / "runs" / f"{rid}.json", json.dumps(record, indent=1))
+    return record
+
+
+def run_baselines(
+    config: ExperimentConfig,
+    out: str | os.PathLike,
+    *,
+    problem: _Problem | None = None,
+    command: str | None = None,
+) -> dict[str, Any]:
+    """Score the unsupervised baselines on the test images; write ``runs/baselines.json``."""
+    out = Path(out)
+    problem = _problem(config) if problem is None else problem
+    prov = provenance(command)
+    base = evaluate_baselines(problem.splits.test, problem.A, problem.D, problem.normalizer)
+    methods = {}
+    for key, entry in base.items():
+        rec = {k: v for k, v in entry.items() if k != "scores"}
+        rec.update(_scores_record(entry["scores"]))
+        methods[key] = _jsonable(rec)
+    record = {
+        "schema": SCHEMA,
+        "kind": "baselines",
+        "config": config.to_dict(),
+        "methods": methods,
+        "data": _data_record(problem),
+        "provenance": finish_provenance(prov),
+    }
+    atomic_write_text(out / "runs" / "baselines.json", json.dumps(record, indent=1))
+    return record
+
+
+def _claim_folder(out: Path, config: ExperimentConfig) -> None:
+    """Write ``experiment.json`` or check that the folder was started with the same config."""
+    manifest = out / "experiment.json"
+    if manifest.exists():
+        saved = json.loads(manifest.read_text())
+        if saved.get("config") != config.to_dict():
+            diff = {k: (saved.get("config", {}).get(k), v) for k, v in config.to_dict().items()
+                    if saved.get("config", {}).get(k) != v}
+            raise ValueError(
+                f"{out} holds a study with another configuration (saved, requested): {diff}; "
+                "use another --out"
+            )
+        return
+    atomic_write_text(manifest, json.dumps({"schema": SCHEMA, "config": config.to_dict()},
+                                           indent=1))
+    gitignore = out / ".gitignore"
+    if not gitignore.exists():
+        atomic_write_text(gitignore, "# resumable training states: large, not committed\n"
+                                     "train_state/\n")
+
+
+def run_experiment(
+    config: ExperimentConfig,
+    out: str | os.PathLike,
+    *,
+    models: Sequence[str] = MODEL_NAMES,
+    seeds: Sequence[int] = (0,),
+    baselines: bool = True,
+    resume: bool = False,
+    progress: bool = True,
+    do_merge: bool = True,
+    command: str | None = None,
+) -> dict[str, Any] | None:
+    """Run every (model, seed) of the study into ``out``, the baselines, then :func:`merge`.
+
+    With ``resume``, finished runs (their JSON exists) are skipped and unfinished ones continue
+    from their training state. Returns the merged results (``None`` when ``do_merge`` is off).
+    """
+    if not isinstance(config, ExperimentConfig):
+        raise TypeError(f"config must be an ExperimentConfig, got {type(config).__name__}")
+    models = _check_models(models)
+    seeds = _check_seeds(seeds)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _claim_folder(out, config)
+    problem = _problem(config)
+    if baselines and not (resume and (out / "runs" / "baselines.json").exists()):
+        run_baselines(config, out, problem=problem, command=command)
+    for seed in seeds:
+        for name in models:
+            if resume and (out / "runs" / f"{_run_id(name, seed)}.json").exists():
+                continue
+            run_one(name, seed, config, out, problem=problem, resume=resume,
+                    progress=progress, command=command)
+    return merge(out, command=command) if do_merge else None
+
+
+# --------------------------------------------------------------------------------------------
+# merge and load
+# --------------------------------------------------------------------------------------------
+
+
+def _seed_summary(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    seeds = sorted(runs, key=int)
+    out: dict[str, Any] = {"seeds": [int(s) for s in seeds]}
+    for metric in METRICS:
+        per_seed = [runs[s]["test"]["summary"][metric]["mean"] for s in seeds]
+        initial = [runs[s]["test_initial"]["summary"][metric]["mean"] for s in seeds]
+        out[metric] = {"mean": float(np.mean(per_seed)), "std": float(np.std(per_seed)),
+                       "per_seed": per_seed, "initial_mean": float(np.mean(initial))}
+    first = runs[seeds[0]]
+    out["n_parameters"] = first["n_parameters"]
+    out["layers"] = first["layers"]
+    out["best_epoch"] = [runs[s]["train"]["best_epoch"] for s in seeds]
+    out["train_wall_time_s"] = [runs[s]["train_wall_time_s"] for s in seeds]
+    out["best_val_loss"] = [runs[s]["train"]["best_val_loss"] for s in seeds]
+    return out
+
+
+def merge(out: str | os.PathLike, *, command: str | None = None) -> dict[str, Any]:
+    """Merge ``out/runs/*.json`` into ``out/results.json`` (atomically) and return it.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``out/runs`` holds no run.
+    ValueError
+        If the runs were made with different configurations.
+    """
+    out = Path(out)
+    prov = provenance(command)
+    files = sorted((out / "runs").glob("*.json")) if (out / "runs").is_dir() else []
+    if not files:
+        raise FileNotFoundError(f"no runs to merge in {out / 'runs'}")
+    config = data_info = None
+    runs: dict[str, dict[str, Any]] = {}
+    baselines = None
+    run_prov: dict[str, Any] = {}
+    for f in files:
+        rec = json.loads(f.read_text())
+        if rec.get("schema") != SCHEMA:
+            raise ValueError(f"{f} is not a {SCHEMA} record")
+        if config is None:
+            config = rec["config"]
+        elif rec["config"] != config:
+            raise ValueError(f"{f} was made with another configuration than {files[0]}; "
+                             "runs of one study must share it")
+        data_info = data_info or rec.get("data")
+        if rec["kind"] == "baselines":
+            baselines = rec["methods"]
+            run_prov["baselines"] = rec["provenance"]
+        else:
+            runs.setdefault(rec["model"], {})[str(rec["seed"])] = rec
+            run_prov[_run_id(rec["model"], rec["seed"])] = rec["provenance"]
+    order = [m for m in MODEL_NAMES if m in runs]
+    results = {
+        "schema": SCHEMA,
+        "name": out.name,
+        "config": config,
+        "data": data_info,
+        "models": order,
+        "seeds": sorted({int(s) for m in runs.values() for s in m}),
+        "summary": {m: _seed_summary(runs[m]) for m in order},
+        "baselines": baselines,
+        "runs": {m: dict(sorted(runs[m].items(), key=lambda kv: int(kv[0]))) for m in order},
+        "provenance": {"merge": finish_provenance(prov), "runs": run_prov},
+    }
+    atomic_write_text(out / "results.json", json.dumps(results, indent=1))
+    return results
+
+
+def load_results(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a study's ``results.json`` (``path`` is the file or its folder)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} does not exist; run the experiment (and --merge) first")
+    results = json.loads(path.read_text())
+    if results.get("schema") != SCHEMA:
+        raise ValueError(f"{path} is not a {SCHEMA} results file")
+    return results
+
+
+# --------------------------------------------------------------------------------------------
+# the book's table and curves
+# --------------------------------------------------------------------------------------------
+
+
+def results_table(
+    results: Mapping[str, Any],
+    *,
+    metrics: Sequence[str] = METRICS,
+    fmt: str = "markdown",
+    digits: int = 2,
+) -> list[dict[str, Any]] | str:
+    """The book's results table: baselines, then trained models.
+
+    Each score is the mean over the test images; for a trained model, the mean over seeds of
+    that, ``±`` the standard deviation across seeds (``ddof=0``; shown with two seeds or more).
+
+    Parameters
+    ----------
+    results : dict from :func:`load_results`
+    metrics : subset of ("psnr", "ssim", "mse")
+    fmt : {"rows", "markdown", "html"}
+        ``"rows"``: a list of dicts with numbers (for ``glue``); otherwise a table string.
+    digits : int
+        Decimals of PSNR and MSE (SSIM gets two more).
+
+    Returns
+    -------
+    list of dict or str
+    """
+    metrics = tuple(metrics)
+    for m in metrics:
+        if m not in METRICS:
+            raise ValueError(f"metrics must be among {METRICS}, got {m!r}")
+    if fmt not in ("rows", "markdown", "html"):
+        raise ValueError(f"fmt must be 'rows', 'markdown' or 'html', got {fmt!r}")
+    check_positive_int(digits, "digits", minimum=0)
+    rows: list[dict[str, Any]] = []
+    for key, entry in (results.get("baselines") or {}).items():
+        row = {"method": key, "label": MODEL_LABELS.get(key, key), "trained": False,
+               "layers": entry.get("iterations_mean", entry.get("n_iter")),
+               "n_parameters": None, "n_seeds": None, "best_epoch_mean": None,
+               "train_time_s_mean": None}
+        for m in metrics:
+            row[m] = entry["summary"][m]["mean"]
+            row[m + "_std"] = None
+        rows.append(row)
+    for key in results["models"]:
+        s = results["summary"][key]
+        row = {"method": key, "label": MODEL_LABELS.get(key, key), "trained": True,
+               "layers": s["layers"], "n_parameters": s["n_parameters"],
+               "n_seeds": len(s["seeds"]), "best_epoch_mean": float(np.mean(s["best_epoch"])),
+               "train_time_s_mean": float(np.mean(s["train_wall_time_s"]))}
+        for m in metrics:
+            row[m] = s[m]["mean"]
+            row[m + "_std"] = s[m]["std"] if len(s["seeds"]) > 1 else None
+        rows.append(row)
+    if fmt == "rows":
+        return rows
+
+    def cell(row, m):
+        d = digits + 2 if m == "ssim" else digits
+        text = f"{row[m]:.{d}f}"
+        if row[m + "_std"] is not None:
+            text += f" ± {row[m + '_std']:.{d}f}"
+        return text
+
+    def layers(row):
+        v = row["layers"]
+        if v is None:
+            return ""
+        return f"{v:.1f}" if isinstance(v, float) and not float(v).is_integer() else f"{int(v)}"
+
+    header = ["method", "layers / iterations", "parameters"] + [_METRIC_LABELS[m] for m in metrics]
+    body = [[r["label"], layers(r), "" if r["n_parameters"] is None else f"{r['n_parameters']:,}"]
+            + [cell(r, m) for m in metrics] for r in rows]
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(header) + " |",
+                 "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]
+        lines += ["| " + " | ".join(r) + " |" for r in body]
+        return "\n".join(lines)
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    trs = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>"
+                  for r in body)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
+
+
+def learning_curves(
+    results: Mapping[str, Any], *, split: str = "val"
+) -> tuple[dict[str, list[float]], dict[str, tuple[list[float], list[float]]]]:
+    """Per model, the mean over seeds of the per-epoch loss and its (min, max) band.
+
+    Returns ``(curves, bands)`` ready for
+    ``sista_lib.plot.plot_learning_curves(curves, bands=bands)``.
+    """
+    if split not in ("val", "train"):
+        raise ValueError(f"split must be 'val' or 'train', got {split!r}")
+    curves, bands = {}, {}
+    for key in results["models"]:
+        stack = np.array([run["train"][f"{split}_loss"] for run in results["runs"][key].values()])
+        label = MODEL_LABELS.get(key, key)
+        curves[label] = stack.mean(axis=0).tolist()
+        bands[label] = (stack.min(axis=0).tolist(), stack.max(axis=0).tolist())
+    return curves, bands
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
+    return v
+
+
+def _pos_int(text: str) -> int:
+    v = _nonneg_int(text)
+    if v == 0:
+        raise argparse.ArgumentTypeError("expected an integer >= 1, got 0")
+    return v
+
+
+def _pos_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (v > 0 and np.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return v
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python -m sista_lib.experiment",
+        description="Train the SISTA-RNN and its baselines on sequential compressive sensing "
+                    "of images, score them with the paper's protocol, write results.json.",
+    )
+    p.add_argument("--preset", choices=sorted(PRESETS), default="quick",
+                   help="starting values (default: quick)")
+    p.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
+                   metavar="MODEL", help=f"models to train, among {', '.join(MODEL_NAMES)} "
+                                         "(default: all)")
+    p.add_argument("--seeds", nargs="+", type=_nonneg_int, default=None,
+                   help="seeds (default: the preset's)")
+    p.add_argument("--out", required=True, help="output folder, e.g. results/paper")
+    p.add_argument("--epochs", type=_nonneg_int, help="override the preset's epochs")
+    p.add_argument("--n-train", type=_pos_int, help="override the number of training images")
+    p.add_argument("--n-val", type=_pos_int, help="override the number of validation images")
+    p.add_argument("--n-test", type=_pos_int, help="override the number of test images")
+    p.add_argument("--batch-size", type=_pos_int, help="override the batch size")
+    p.add_argument("--lr", type=_pos_float, help="override the learning rate")
+    p.add_argument("--clip-grad-norm", type=_pos_float,
+                   help="clip the global gradient norm (default: no clipping)")
+    p.add_argument("--dtype", choices=("float32", "float64"),
+                   help="parameter precision of the networks (default float32)")
+    p.add_argument("--resume", action="store_true",
+                   help="skip finished runs, continue unfinished ones from their last epoch")
+    p.add_argument("--merge", action="store_true",
+                   help="only merge the finished runs of --out into results.json")
+    p.add_argument("--no-baselines", action="store_true",
+                   help="do not score the unsupervised baselines in this process")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=_pos_int, default=1,
+                   help="torch threads (default 1: run one process per core)")
+    return p
+
+
+_OVERRIDES = ("epochs", "n_train", "n_val", "n_test", "batch_size", "lr", "clip_grad_norm",
+              "dtype")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m sista_lib.experiment``; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = _parser().parse_args(argv)
+    command = shlex.join(["python", "-m", "sista_lib.experiment", *argv])
+    torch.set_num_threads(args.threads)
+    if args.merge:
+        results = merge(args.out, command=command)
+        print(results_table(results))
+        return 0
+    preset = PRESETS[args.preset]
+    overrides = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None}
+    values = {**preset["config"].to_dict(), **overrides}
+    config = ExperimentConfig.from_dict(values)
+    seeds = preset["seeds"] if args.seeds is None else args.seeds
+    results = run_experiment(config, args.out, models=args.models, seeds=seeds,
+                             baselines=not args.no_baselines, resume=args.resume,
+                             progress=not args.no_progress, command=command)
+    print(results_table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,968 @@
+r"""Training loop, checkpoints and the paper's evaluation protocol.
+
+Every model of :mod:`sista_lib.models` maps measurements :math:`x_{1:T}` (time-major,
+``(T, B, M)``) to estimates :math:`\hat y_{1:T}` (``(T, B, N)``). Training minimises the mean
+squared error on normalised pixels,
+
+.. math::
+
+    \mathcal L(\theta) = \frac{1}{T B N}\sum_{t,b,n} \big(\hat y_{t,b,n}(\theta) - y_{t,b,n}\big)^2 ,
+
+with RMSprop (learning rate :math:`10^{-4}`, batches of 50, 100 epochs) and keeps the parameters
+with the lowest validation loss: the paper's protocol (see :class:`TrainConfig`).
+
+:func:`train` is deterministic given ``TrainConfig.seed`` (the order of the batches of epoch
+:math:`e` is drawn from a generator seeded with ``(seed, e)``), writes a checkpoint after every
+epoch (:func:`save_checkpoint`: one safetensors file, written atomically, no pickle) and can
+resume from it exactly. A non-finite loss or gradient raises :class:`TrainingDivergedError`.
+
+:func:`evaluate` applies the paper's scoring (de-normalise, clip, 8-bit quantise, per-image
+MSE/PSNR/SSIM; :func:`sista_lib.metrics.score_images`); :func:`evaluate_baselines` scores the
+unsupervised baselines (untrained SISTA with :math:`K = 3`, SISTA to convergence, the
+per-column Lasso to convergence) the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import random
+import struct
+import tempfile
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._checks import check_positive_int, check_scalar
+
+__all__ = [
+    "TrainingDivergedError",
+    "TrainConfig",
+    "TrainResult",
+    "RMSprop",
+    "make_optimizer",
+    "train",
+    "predict",
+    "reconstruct_images",
+    "evaluate",
+    "evaluate_baselines",
+    "parameter_snapshot",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "save_checkpoint",
+    "load_checkpoint",
+    "save_parameters",
+    "load_parameters",
+]
+
+CHECKPOINT_FORMAT = "sista_lib.train.checkpoint/1"
+PARAMETERS_FORMAT = "sista_lib.train.parameters/1"
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration and result
+# --------------------------------------------------------------------------------------------
+
+
+class TrainingDivergedError(RuntimeError):
+    """Raised when the training or validation loss (or the gradient norm) is not finite.
+
+    Attributes
+    ----------
+    epoch : int
+        1-based epoch in which it happened.
+    step : int
+        1-based optimiser step counted from the start of training (0: during validation).
+    loss : float
+        The offending value (NaN or infinity).
+    """
+
+    def __init__(self, epoch: int, step: int, loss: float, what: str = "training loss"):
+        self.epoch, self.step, self.loss, self.what = int(epoch), int(step), float(loss), what
+        where = f"epoch {self.epoch}, step {self.step}" if step else f"epoch {self.epoch}"
+        super().__init__(
+            f"training diverged: {what} is {self.loss} at {where}; lower the learning rate "
+            "or enable gradient clipping (TrainConfig.clip_grad_norm)"
+        )
+
+
+_OPTIMIZERS = ("rmsprop", "adam")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    r"""Hyper-parameters of :func:`train`; the defaults are the paper's preset.
+
+    The paper trains with RMSprop, learning rate :math:`10^{-4}`, batches of 50 sequences, for
+    100 epochs, on the MSE of normalised pixels, and keeps the parameters of the epoch with the
+    best validation MSE (the released code also considers the initial parameters, epoch 0).
+
+    RMSprop, per parameter tensor :math:`\theta` with gradient :math:`g`:
+
+    .. math::
+
+        v \leftarrow \rho\, v + (1 - \rho)\, g^2, \qquad
+        \theta \leftarrow \theta - \eta\, \frac{g}{\sqrt{v} + \epsilon},
+        \qquad v_0 = \texttt{rms\_init}.
+
+    Defaults: :math:`\rho = 0.9`, :math:`\epsilon = 10^{-8}`, :math:`v_0 = 0`. This is Keras 1's
+    ``RMSprop`` (the paper's LSTM baseline) and equals ``torch.optim.RMSprop(alpha=0.9,
+    eps=1e-8)``; torch's own default :math:`\rho` (``alpha``) is 0.99. The authors' Theano
+    RMSprop (used for the SISTA-RNN and the stacked RNN) has :math:`\rho = 0.9`, no
+    :math:`\epsilon` and :math:`v_0 = 10^{-3}`: ``TrainConfig(eps=0.0, rms_init=1e-3)``
+    reproduces it.
+
+    Attributes
+    ----------
+    epochs : int, default 100
+        Passes over the training set (0 only evaluates the initial parameters).
+    batch_size : int, default 50
+        Sequences per optimiser step; the last batch of an epoch may be smaller.
+    lr : float, default 1e-4
+        Learning rate :math:`\eta`.
+    optimizer : {"rmsprop", "adam"}, default "rmsprop"
+    rho, eps, rms_init : float
+        RMSprop's decay :math:`\rho \in [0, 1)`, :math:`\epsilon \ge 0` and initial
+        accumulator :math:`v_0 \ge 0` (``eps`` and ``rms_init`` cannot both be 0).
+    clip_grad_norm : float or None, default None
+        Rescale the gradient to at most this global 2-norm before each step (the paper's LSTM
+        run used 1.0); ``None`` disables clipping.
+    keep_best : bool, default True
+        Load the parameters of the best validation epoch at the end (``False``: keep the last).
+    seed : int, default 0
+        Seeds the batch order (and torch's global generator at the start of training).
+    eval_batch_size : int, default 256
+        Batch size for validation and prediction (no effect on the result beyond rounding).
+    """
+
+    epochs: int = 100
+    batch_size: int = 50
+    lr: float = 1e-4
+    optimizer: str = "rmsprop"
+    rho: float = 0.9
+    eps: float = 1e-8
+    rms_init: float = 0.0
+    clip_grad_norm: float | None = None
+    keep_best: bool = True
+    seed: int = 0
+    eval_batch_size: int = 256
+
+    def __post_init__(self) -> None:
+        check_positive_int(self.epochs, "epochs", minimum=0)
+        check_positive_int(self.batch_size, "batch_size")
+        check_positive_int(self.eval_batch_size, "eval_batch_size")
+        check_positive_int(self.seed, "seed", minimum=0)
+        check_scalar(self.lr, "lr", positive=True)
+        if self.optimizer not in _OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {_OPTIMIZERS}, got {self.optimizer!r}")
+        rho = check_scalar(self.rho, "rho", nonnegative=True)
+        if rho >= 1.0:
+            raise ValueError(f"rho must be in [0, 1), got {rho}")
+        eps = check_scalar(self.eps, "eps", nonnegative=True)
+        rms_init = check_scalar(self.rms_init, "rms_init", nonnegative=True)
+        if self.optimizer == "rmsprop" and eps == 0.0 and rms_init == 0.0:
+            raise ValueError("eps and rms_init cannot both be 0 (division by zero in RMSprop)")
+        if self.clip_grad_norm is not None:
+            check_scalar(self.clip_grad_norm, "clip_grad_norm", positive=True)
+        if not isinstance(self.keep_best, bool):
+            raise TypeError(f"keep_best must be a bool, got {type(self.keep_best).__name__}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields as a JSON-serialisable dict."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
+        """Inverse of :meth:`to_dict`; unknown keys raise ValueError."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown TrainConfig field(s): {sorted(unknown)}")
+        return cls(**dict(d))
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns (epochs are 1-based; index 0 of the lists is epoch 1).
+
+    Attributes
+    ----------
+    train_loss : list of float
+        Mean training MSE over the batches of each epoch (weighted by batch size).
+    val_loss : list of float
+        Validation MSE after each epoch.
+    initial_val_loss : float
+        Validation MSE of the initial parameters (epoch 0).
+    epoch_seconds : list of float
+        Wall time of each epoch (training and validation).
+    best_epoch : int
+        Epoch with the lowest validation loss (0: the initial parameters).
+    best_val_loss : float
+    best_state : dict
+        Copy of ``model.state_dict()`` at ``best_epoch``.
+    steps : int
+        Optimiser steps taken in total.
+    snapshots : list
+        ``callback(model, epoch)`` for epoch 0, 1, ..., ``epochs`` (empty without a callback).
+    config : TrainConfig
+    resumed_from_epoch : int
+        Epochs already done in the checkpoint this run resumed from (0: fresh start).
+    """
+
+    train_loss: list[float]
+    val_loss: list[float]
+    initial_val_loss: float
+    epoch_seconds: list[float]
+    best_epoch: int
+    best_val_loss: float
+    best_state: dict[str, torch.Tensor]
+    steps: int
+    snapshots: list[Any]
+    config: TrainConfig
+    resumed_from_epoch: int = 0
+
+    @property
+    def epochs(self) -> int:
+        """Number of epochs completed."""
+        return len(self.train_loss)
+
+    def history(self) -> dict[str, Any]:
+        """Everything but the tensors, JSON-serialisable."""
+        return {
+            "train_loss": list(self.train_loss),
+            "val_loss": list(self.val_loss),
+            "initial_val_loss": self.initial_val_loss,
+            "epoch_seconds": list(self.epoch_seconds),
+            "best_epoch": self.best_epoch,
+            "best_val_loss": self.best_val_loss,
+            "steps": self.steps,
+            "snapshots": list(self.snapshots),
+            "config": self.config.to_dict(),
+            "resumed_from_epoch": self.resumed_from_epoch,
+        }
+
+
+# --------------------------------------------------------------------------------------------
+# Optimiser
+# --------------------------------------------------------------------------------------------
+
+
+class RMSprop(torch.optim.Optimizer):
+    r"""RMSprop with an explicit initial accumulator (see :class:`TrainConfig`).
+
+    .. math::
+
+        v \leftarrow \rho v + (1-\rho) g^2,\qquad
+        \theta \leftarrow \theta - \eta\, g / (\sqrt{v} + \epsilon),\qquad v_0 = \texttt{init}.
+
+    With ``init=0`` this is ``torch.optim.RMSprop(lr, alpha=rho, eps=eps)``; with
+    ``eps=0, init=1e-3, rho=0.9`` it is the Theano RMSprop of the authors' released code.
+    """
+
+    def __init__(self, params, lr: float = 1e-4, rho: float = 0.9, eps: float = 1e-8,
+                 init: float = 0.0):
+        lr = check_scalar(lr, "lr", positive=True)
+        rho = check_scalar(rho, "rho", nonnegative=True)
+        if rho >= 1.0:
+            raise ValueError(f"rho must be in [0, 1), got {rho}")
+        eps = check_scalar(eps, "eps", nonnegative=True)
+        init = check_scalar(init, "init", nonnegative=True)
+        if eps == 0.0 and init == 0.0:
+            raise ValueError("eps and init cannot both be 0 (division by zero)")
+        super().__init__(params, dict(lr=lr, rho=rho, eps=eps, init=init))
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], torch.Tensor] | None = None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, rho, eps, init = group["lr"], group["rho"], group["eps"], group["init"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad
+                state = self.state[p]
+                if len(state) == 0:
+                    state["step"] = 0
+                    state["square_avg"] = torch.full_like(p, init)
+                v = state["square_avg"]
+                v.mul_(rho).addcmul_(g, g, value=1.0 - rho)
+                state["step"] += 1
+                p.addcdiv_(g, v.sqrt().add_(eps), value=-lr)
+        return loss
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The optimiser ``config`` asks for, over ``model``'s trainable parameters."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters")
+    if config.optimizer == "rmsprop":
+        return RMSprop(params, lr=config.lr, rho=config.rho, eps=config.eps,
+                       init=config.rms_init)
+    return torch.optim.Adam(params, lr=config.lr)
+
+
+# --------------------------------------------------------------------------------------------
+# Atomic files and checkpoints (safetensors + JSON, no pickle)
+# --------------------------------------------------------------------------------------------
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, then
+    ``os.replace``. If anything fails, ``path`` keeps its previous content (or stays absent)
+    and the temporary file is removed."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError(f"data must be bytes, got {type(data).__name__}")
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """:func:`atomic_write_bytes` for UTF-8 text."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, got {type(text).__name__}")
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _jsonable(x: Any) -> Any:
+    """Tensors/arrays to (nested) lists, NumPy scalars to Python numbers, recursively."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu()
+        return x.item() if x.numel() == 1 and x.ndim == 0 else x.tolist()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, Mapping):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    return x
+
+
+def _read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and string metadata of a safetensors file (one read; no code execution)."""
+    from safetensors.torch import load as st_load
+
+    with open(path, "rb") as f:
+        blob = f.read()
+    if len(blob) < 8:
+        raise ValueError(f"{os.fspath(path)!r} is not a safetensors file (too short)")
+    (n_header,) = struct.unpack("<Q", blob[:8])
+    if n_header > len(blob) - 8:
+        raise ValueError(f"{os.fspath(path)!r} is not a valid safetensors file (bad header)")
+    try:
+        header = json.loads(blob[8:8 + n_header])
+        tensors = st_load(blob)
+    except Exception as exc:  # corrupt or foreign file
+        raise ValueError(f"{os.fspath(path)!r} is not a valid safetensors file: {exc}") from exc
+    return tensors, dict(header.get("__metadata__") or {})
+
+
+def _safetensors_bytes(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) -> bytes:
+    from safetensors.torch import save as st_save
+
+    # clone: safetensors refuses tensors sharing memory (tied weights, views)
+    flat = {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}
+    return st_save(flat, metadata=dict(metadata))
+
+
+def save_parameters(path: str | os.PathLike, state: nn.Module | Mapping[str, torch.Tensor],
+                    metadata: Mapping[str, Any] | None = None) -> None:
+    """Save a model's parameters (or a state dict) as a safetensors file, atomically.
+
+    ``metadata`` (JSON-serialisable) is stored in the file's header and returned by
+    :func:`load_parameters`.
+    """
+    if isinstance(state, nn.Module):
+        state = state.state_dict()
+    if not isinstance(state, Mapping):
+        raise TypeError(f"state must be an nn.Module or a state dict, got {type(state).__name__}")
+    meta = {"format": PARAMETERS_FORMAT, "json": json.dumps(_jsonable(metadata or {}))}
+    atomic_write_bytes(path, _safetensors_bytes(state, meta))
+
+
+def load_parameters(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Inverse of :func:`save_parameters`: ``(state_dict, metadata)``; no pickle involved."""
+    tensors, meta = _read_safetensors(path)
+    if meta.get("format") != PARAMETERS_FORMAT:
+        raise ValueError(f"{os.fspath(path)!r} is not a sista_lib parameters file")
+    return tensors, json.loads(meta.get("json", "{}"))
+
+
+def _optimizer_to_flat(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for idx, st in sd["state"].items():
+        for key, val in st.items():
+            if isinstance(val, torch.Tensor):
+                tensors[f"optim/{idx}/{key}"] = val
+            else:
+                scalars[f"{idx}/{key}"] = val
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def _optimizer_from_flat(tensors: Mapping[str, torch.Tensor], info: Mapping[str, Any]) -> dict:
+    state: dict[int, dict[str, Any]] = {}
+    for name, val in tensors.items():
+        _, idx, key = name.split("/", 2)
+        state.setdefault(int(idx), {})[key] = val
+    for name, val in info["scalars"].items():
+        idx, key = name.split("/", 1)
+        state.setdefault(int(idx), {})[key] = val
+    return {"state": state, "param_groups": info["param_groups"]}
+
+
+def _rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    np_state = np.random.get_state()
+    py_state = random.getstate()
+    return (
+        {"rng/torch": torch.get_rng_state()},
+        {
+            "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]),
+                      float(np_state[4])],
+            "python": [py_state[0], list(py_state[1]), py_state[2]],
+        },
+    )
+
+
+def _set_rng_state(tensors: Mapping[str, torch.Tensor], info: Mapping[str, Any]) -> None:
+    torch.set_rng_state(tensors["rng/torch"])
+    n = info["numpy"]
+    np.random.set_state((n[0], np.asarray(n[1], dtype=np.uint32), n[2], n[3], n[4]))
+    p = info["python"]
+    random.setstate((p[0], tuple(p[1]), p[2]))
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    best_state: Mapping[str, torch.Tensor],
+    history: Mapping[str, Any],
+) -> None:
+    """Write a resumable training checkpoint: one safetensors file, atomically.
+
+    Tensors: the model's state, the best state, the optimiser's state tensors and torch's RNG
+    state. The header's metadata holds, as JSON, ``history`` (losses, epoch, best epoch,
+    config...), the optimiser's hyper-parameters and the NumPy/Python RNG states.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    tensors.update({f"model/{k}": v for k, v in model.state_dict().items()})
+    tensors.update({f"best/{k}": v for k, v in best_state.items()})
+    opt_tensors, opt_info = _optimizer_to_flat(optimizer)
+    tensors.update(opt_tensors)
+    rng_tensors, rng_info = _rng_state()
+    tensors.update(rng_tensors)
+    payload = {"history": _jsonable(history), "optimizer": _jsonable(opt_info), "rng": rng_info}
+    meta = {"format": CHECKPOINT_FORMAT, "json": json.dumps(payload)}
+    atomic_write_bytes(path, _safetensors_bytes(tensors, meta))
+
+
+def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` (safetensors + JSON; no pickle).
+
+    Returns
+    -------
+    dict with keys ``"model"`` and ``"best"`` (state dicts), ``"optimizer"`` (an optimiser
+    state dict), ``"history"`` (dict) and ``"rng"`` (what :func:`train` restores).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` does not exist.
+    ValueError
+        If the file is not a sista_lib training checkpoint.
+    """
+    tensors, meta = _read_safetensors(path)
+    if meta.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{os.fspath(path)!r} is not a sista_lib training checkpoint")
+    payload = json.loads(meta["json"])
+    groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "best": {}, "optim": {}, "rng": {}}
+    for name, val in tensors.items():
+        head, _, rest = name.partition("/")
+        if head in ("model", "best"):
+            groups[head][rest] = val
+        else:
+            groups["optim" if head == "optim" else "rng"][name] = val
+    return {
+        "model": groups["model"],
+        "best": groups["best"],
+        "optimizer": _optimizer_from_flat(groups["optim"], payload["optimizer"]),
+        "history": payload["history"],
+        "rng": (groups["rng"], payload["rng"]),
+    }
+
+
+# --------------------------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------------------------
+
+
+def _default_collate():
+    from .data import collate_time_major
+
+    return collate_time_major
+
+
+def _check_dataset(dataset: Any, name: str) -> int:
+    if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
+        raise TypeError(f"{name} must be a map-style dataset (with __len__ and __getitem__), "
+                        f"got {type(dataset).__name__}")
+    n = len(dataset)
+    if n == 0:
+        raise ValueError(f"{name} is empty")
+    return n
+
+
+def _batches(dataset, indices: Sequence[int], batch_size: int, collate_fn, dtype):
+    for start in range(0, len(indices), batch_size):
+        idx = indices[start:start + batch_size]
+        x, y = collate_fn([dataset[int(i)] for i in idx])
+        yield x.to(dtype), y.to(dtype), len(idx)
+
+
+def _model_dtype(model: nn.Module) -> torch.dtype:
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return torch.get_default_dtype()
+
+
+def _epoch_permutation(n: int, seed: int, epoch: int) -> list[int]:
+    g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
+    return torch.randperm(n, generator=g).tolist()
+
+
+@torch.no_grad()
+def _mean_loss(model: nn.Module, dataset, batch_size: int, collate_fn, dtype) -> float:
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for x, y, _ in _batches(dataset, list(range(len(dataset))), batch_size, collate_fn, dtype):
+        total += float(((model(x) - y) ** 2).sum())
+        count += y.numel()
+    model.train(was_training)
+    return total / count
+
+
+def _clone_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _grad_norm(params: Sequence[torch.Tensor]) -> torch.Tensor:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.nn.utils.get_total_norm(grads)
+
+
+_RESUMABLE_FIELDS = ("batch_size", "lr", "optimizer", "rho", "eps", "rms_init",
+                     "clip_grad_norm", "seed")
+
+
+def train(
+    model: nn.Module,
+    train_set: Any,
+    val_set: Any,
+    config: TrainConfig | None = None,
+    *,
+    checkpoint_path: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    callback: Callable[[nn.Module, int], Any] | None = None,
+    collate_fn: Callable | None = None,
+) -> TrainResult:
+    r"""Train ``model`` on ``train_set`` by RMSprop on the MSE, keeping the best validation epoch.
+
+    Each epoch visits the training sequences in the order ``torch.randperm`` draws from a
+    generator seeded with ``(config.seed, epoch)``, in batches of ``config.batch_size``; each
+    step minimises :math:`\frac{1}{TBN}\lVert \hat y - y \rVert_F^2`. After each epoch the
+    validation MSE is computed (``model.eval()``, no gradient); the state with the lowest value
+    (initial parameters included, as epoch 0) is kept and loaded at the end when
+    ``config.keep_best``.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps ``x`` of shape (T, B, M) to ``yhat`` of shape (T, B, N). Trained in place; batches
+        are cast to the dtype of its parameters.
+    train_set, val_set : map-style datasets
+        Item ``i`` is ``(x, y)`` with ``x`` (T, M) and ``y`` (T, N)
+        (:class:`sista_lib.data.CompressiveSensingDataset`).
+    config : TrainConfig, optional
+        Default ``TrainConfig()`` (the paper's preset).
+    checkpoint_path : path, optional
+        Write a checkpoint (:func:`save_checkpoint`) there after every epoch.
+    resume : bool, default False
+        Continue from ``checkpoint_path`` if the file exists (model, optimiser, RNG states,
+        history, best state): the result is identical to an uninterrupted run. ``config.epochs``
+        may be larger than in the interrupted run; the other fields must match.
+    progress : bool, default True
+        Show a tqdm progress bar over the steps.
+    callback : callable, optional
+        ``callback(model, epoch)`` is called for epoch 0 (before training) and after each
+        epoch; its JSON-serialisable return values (tensors are converted to lists) are
+        collected in ``TrainResult.snapshots``, e.g. to plot :math:`\alpha, \lambda_1,
+        \lambda_2` over training.
+    collate_fn : callable, optional
+        Turns a list of items into a time-major batch ``(x (T, B, M), y (T, B, N))``; default
+        :func:`sista_lib.data.collate_time_major`.
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    TrainingDivergedError
+        If a training loss, gradient norm or validation loss is NaN or infinite.
+    ValueError, TypeError
+        On bad arguments, or a checkpoint written with a different configuration.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    config = TrainConfig() if config is None else config
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    n_train = _check_dataset(train_set, "train_set")
+    _check_dataset(val_set, "val_set")
+    if resume and checkpoint_path is None:
+        raise ValueError("resume=True needs a checkpoint_path")
+    if callback is not None and not callable(callback):
+        raise TypeError("callback must be callable")
+    collate_fn = _default_collate() if collate_fn is None else collate_fn
+    dtype = _model_dtype(model)
+
+    optimizer = make_optimizer(model, config)
+    params = [p for g in optimizer.param_groups for p in g["params"]]
+    batches_per_epoch = math.ceil(n_train / config.batch_size)
+
+    def val_loss_of(epoch: int) -> float:
+        v = _mean_loss(model, val_set, config.eval_batch_size, collate_fn, dtype)
+        if not math.isfinite(v):
+            raise TrainingDivergedError(epoch, 0, v, "validation loss")
+        return v
+
+    def snapshot(epoch: int) -> None:
+        if callback is not None:
+            snapshots.append(_jsonable(callback(model, epoch)))
+
+    start_epoch = 0
+    if resume and os.path.exists(checkpoint_path):
+        ckpt = load_checkpoint(checkpoint_path)
+        hist = ckpt["history"]
+        saved = TrainConfig.from_dict(hist["config"])
+        for name in _RESUMABLE_FIELDS:
+            if getattr(saved, name) != getattr(config, name):
+                raise ValueError(
+                    f"cannot resume: checkpoint has {name}={getattr(saved, name)!r}, "
+                    f"config has {getattr(config, name)!r}"
+                )
+        if hist["epoch"] > config.epochs:
+            raise ValueError(f"cannot resume: checkpoint is at epoch {hist['epoch']}, "
+                             f"beyond config.epochs={config.epochs}")
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        _set_rng_state(*ckpt["rng"])
+        best_state = ckpt["best"]
+        start_epoch = int(hist["epoch"])
+        train_losses, val_losses = list(hist["train_loss"]), list(hist["val_loss"])
+        epoch_seconds, snapshots = list(hist["epoch_seconds"]), list(hist["snapshots"])
+        initial_val = float(hist["initial_val_loss"])
+        best_epoch, best_val, steps = int(hist["best_epoch"]), float(hist["best_val_loss"]), \
+            int(hist["steps"])
+    else:
+        torch.manual_seed(config.seed)
+        train_losses, val_losses, epoch_seconds, snapshots = [], [], [], []
+        initial_val = val_loss_of(0)
+        best_epoch, best_val, best_state, steps = 0, initial_val, _clone_state(model), 0
+        snapshot(0)
+
+    def write_checkpoint(epoch: int) -> None:
+        if checkpoint_path is None:
+            return
+        history = {
+            "epoch": epoch, "train_loss": train_losses, "val_loss": val_losses,
+            "epoch_seconds": epoch_seconds, "snapshots": snapshots,
+            "initial_val_loss": initial_val, "best_epoch": best_epoch,
+            "best_val_loss": best_val, "steps": steps, "config": config.to_dict(),
+        }
+        save_checkpoint(checkpoint_path, model, optimizer, best_state, history)
+
+    if start_epoch == 0 and checkpoint_path is not None:
+        write_checkpoint(0)
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=config.epochs * batches_per_epoch, initial=start_epoch * batches_per_epoch,
+               disable=not progress, desc="train", unit="step", leave=False)
+    try:
+        for epoch in range(start_epoch + 1, config.epochs + 1):
+            t0 = time.perf_counter()
+            model.train()
+            order = _epoch_permutation(n_train, config.seed, epoch)
+            total, count = 0.0, 0
+            for x, y, b in _batches(train_set, order, config.batch_size, collate_fn, dtype):
+                optimizer.zero_grad(set_to_none=True)
+                loss = torch.mean((model(x) - y) ** 2)
+                steps += 1
+                value = loss.detach().item()
+                if not math.isfinite(value):
+                    raise TrainingDivergedError(epoch, steps, value)
+                loss.backward()
+                gnorm = _grad_norm(params)
+                if not bool(torch.isfinite(gnorm)):
+                    raise TrainingDivergedError(epoch, steps, float(gnorm), "gradient norm")
+                if config.clip_grad_norm is not None:
+                    torch.nn.utils.clip_grads_with_norm_(params, config.clip_grad_norm, gnorm)
+                optimizer.step()
+                total += value * b
+                count += b
+                bar.update(1)
+            train_losses.append(total / count)
+            val = val_loss_of(epoch)
+            val_losses.append(val)
+            if val < best_val:
+                best_epoch, best_val, best_state = epoch, val, _clone_state(model)
+            epoch_seconds.append(time.perf_counter() - t0)
+            snapshot(epoch)
+            bar.set_postfix(train=f"{train_losses[-1]:.4g}", val=f"{val:.4g}", best=best_epoch)
+            write_checkpoint(epoch)
+    finally:
+        bar.close()
+
+    if config.keep_best:
+        model.load_state_dict(best_state)
+    return TrainResult(
+        train_loss=train_losses, val_loss=val_losses, initial_val_loss=initial_val,
+        epoch_seconds=epoch_seconds, best_epoch=best_epoch, best_val_loss=best_val,
+        best_state=best_state, steps=steps, snapshots=snapshots, config=config,
+        resumed_from_epoch=start_epoch,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Prediction and the paper's scoring
+# --------------------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def predict(model: nn.Module, dataset: Any, batch_size: int = 256, *,
+            collate_fn: Callable | None = None) -> torch.Tensor:
+    r"""The model's estimates :math:`\hat y_t` for every sequence of ``dataset``, in order.
+
+    Parameters
+    ----------
+    model : nn.Module
+        Maps (T, B, M) to (T, B, N); run in ``eval()`` mode without gradients.
+    dataset : map-style dataset of ``(x (T, M), y (T, N))`` pairs
+    batch_size : int, default 256
+
+    Returns
+    -------
+    (T, n, N) tensor in the model's dtype (normalised units, like the targets).
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    n = _check_dataset(dataset, "dataset")
+    batch_size = check_positive_int(batch_size, "batch_size")
+    collate_fn = _default_collate() if collate_fn is None else collate_fn
+    dtype = _model_dtype(model)
+    was_training = model.training
+    model.eval()
+    try:
+        parts = [model(x) for x, _, _ in _batches(dataset, list(range(n)), batch_size,
+                                                  collate_fn, dtype)]
+    finally:
+        model.train(was_training)
+    return torch.cat(parts, dim=1)
+
+
+def _check_images(images: Any) -> np.ndarray:
+    arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"images must be a real numeric array, got dtype {arr.dtype}")
+    if arr.ndim != 3 or arr.shape[0] == 0:
+        raise ValueError(f"images must have shape (n_images, H, W) with n_images >= 1, "
+                         f"got {arr.shape}")
+    return arr.astype(np.float64, copy=False)
+
+
+def reconstruct_images(sequences: Any, normalizer: Any) -> np.ndarray:
+    r"""Normalised estimates :math:`\hat y_t` ``(T, n, N)`` back to images ``(n, N, T)`` in the
+    original intensity scale (the inverse of the paper's normalisation; not clipped)."""
+    from .data import sequences_to_images
+
+    seq = sequences.detach().cpu() if isinstance(sequences, torch.Tensor) else torch.as_tensor(
+        np.asarray(sequences))
+    return np.asarray(normalizer.inverse_transform(sequences_to_images(seq).double()).numpy())
+
+
+def _score(images: np.ndarray, sequences: Any, normalizer: Any, return_estimates: bool):
+    from .metrics import score_images
+
+    estimates = reconstruct_images(sequences, normalizer)
+    scores = score_images(images, estimates)
+    if return_estimates:
+        scores["estimates"] = estimates
+    return scores
+
+
+def evaluate(
+    model: nn.Module,
+    images: Any,
+    A: Any,
+    normalizer: Any,
+    *,
+    batch_size: int = 256,
+    return_estimates: bool = False,
+) -> dict[str, np.ndarray]:
+    r"""Score ``model`` on ``images`` with the paper's protocol.
+
+    Each image (columns :math:`y_t`) is normalised, measured, :math:`x_t = A y_t`, and
+    reconstructed by the model; the estimate is de-normalised and compared with the original by
+    :func:`sista_lib.metrics.score_images` (clip to [0, 1], quantise to 8 bits, per-image MSE,
+    PSNR with peak 255, SSIM).
+
+    Parameters
+    ----------
+    model : nn.Module
+    images : (n, H, W) array in [0, 1]
+    A : (M, H) array
+        The measurement matrix.
+    normalizer : sista_lib.data.Normalizer
+        Fitted on the training images.
+    batch_size : int, default 256
+    return_estimates : bool, default False
+        Also return the de-normalised estimates (unclipped) under ``"estimates"``.
+
+    Returns
+    -------
+    dict with ``"mse"``, ``"psnr"``, ``"ssim"``: (n,) arrays, one value per image.
+    """
+    from .data import CompressiveSensingDataset
+
+    arr = _check_images(images)
+    dataset = CompressiveSensingDataset(arr, A, normalizer, dtype=_model_dtype(model))
+    return _score(arr, predict(model, dataset, batch_size), normalizer, return_estimates)
+
+
+def evaluate_baselines(
+    images: Any,
+    A: Any,
+    D: Any,
+    normalizer: Any,
+    *,
+    alpha: float = 1.0,
+    lam1: float = 0.5,
+    lam2: float = 1.0,
+    n_iter: int = 3,
+    tol: float = 1e-4,
+    max_iter: int = 1000,
+    lasso_tol: float = 1e-6,
+    lasso_max_iter: int = 5000,
+    return_estimates: bool = False,
+) -> dict[str, dict[str, Any]]:
+    r"""Score the unsupervised baselines on ``images``, the same way as :func:`evaluate`.
+
+    All work on the normalised measurements :math:`x_t = A y_t` the networks see, with
+    :math:`F = I` and :math:`\hat h_0 = 0`:
+
+    - ``"sista_untrained"``: SISTA with exactly :math:`K` = ``n_iter`` iterations and the
+      paper's initial parameters (:math:`\alpha = 1, \lambda_1 = 0.5, \lambda_2 = 1`): the
+      untrained SISTA-RNN.
+    - ``"sista_converged"``: SISTA iterated at each time step until the relative objective change
+      is below ``tol`` (the paper's :math:`10^{-4}`), at most ``max_iter`` iterations, with the
+      step :math:`1/\alpha`, :math:`\alpha = L = \lambda_{\max}(D^T(A^TA + \lambda_2 I)D)` (the
+      objective then decreases monotonically; the minimiser does not depend on :math:`\alpha`).
+    - ``"lasso_converged"``: the per-column Lasso :math:`\min_h \tfrac12\lVert x_t - A D h
+      \rVert^2 + \lambda_1 \lVert h\rVert_1` (no temporal term) by FISTA, until every column's
+      relative objective change is below ``lasso_tol`` (at most ``lasso_max_iter``).
+
+    Returns
+    -------
+    dict: method name -> ``{"scores": {"mse", "psnr", "ssim"}, "n_iter": ..., ...}`` where the
+    scores are (n,) arrays and the other entries describe the iterations used.
+    """
+    from .data import CompressiveSensingDataset
+    from .sista import sista, sista_step_size
+    from .sparse import fista
+
+    arr = _check_images(images)
+    At = torch.as_tensor(np.asarray(A, dtype=np.float64))
+    Dt = torch.as_tensor(np.asarray(D, dtype=np.float64))
+    F = torch.eye(Dt.shape[0], dtype=torch.float64)
+    dataset = CompressiveSensingDataset(arr, At, normalizer, dtype=torch.float64)
+    x = dataset.x.permute(1, 0, 2).contiguous()  # (T, n, M), time-major
+    out: dict[str, dict[str, Any]] = {}
+
+    h = sista(x, At, Dt, F, alpha, lam1, lam2, n_iter=n_iter)
+    out["sista_untrained"] = {
+        "scores": _score(arr, h @ Dt.T, normalizer, return_estimates),
+        "n_iter": n_iter, "alpha": alpha, "lam1": lam1, "lam2": lam2,
+    }
+
+    L = sista_step_size(At, Dt, lam2)
+    h, hist = sista(x, At, Dt, F, L, lam1, lam2, tol=tol, max_iter=max_iter,
+                    return_history=True)
+    counts = hist["n_iter"].double()
+    out["sista_converged"] = {
+        "scores": _score(arr, h @ Dt.T, normalizer, return_estimates),
+        "iterations_mean": float(counts.mean()), "iterations_max": int(counts.max()),
+        "tol": tol, "alpha": L, "lam1": lam1, "lam2": lam2,
+    }
+
+    h, hist = fista(At @ Dt, x, lam1, n_iter=lasso_max_iter, tol=lasso_tol,
+                    return_history=True)
+    out["lasso_converged"] = {
+        "scores": _score(arr, h @ Dt.T, normalizer, return_estimates),
+        "n_iter": int(hist.shape[0] - 1), "tol": lasso_tol, "lam1": lam1,
+    }
+    return out
+
+
+def parameter_snapshot(model: nn.Module, epoch: int | None = None) -> dict[str, Any]:
+    r"""A small per-epoch record of ``model``'s parameters (a ready-made ``callback``).
+
+    ``epoch`` is accepted (and ignored) so that the function can be passed as
+    ``train(..., callback=parameter_snapshot)``.
+
+    Scalar parameters (e.g. :math:`\alpha, \lambda_1, \lambda_2` of the SISTA-RNN) are recorded
+    by value, every other parameter by its Frobenius norm.
+
+    Returns
+    -------
+    dict ``{"scalars": {name: value}, "norms": {name: norm}}``
+    """
+    scalars, norms = {}, {}
+    for name, p in model.named_parameters():
+        if p.numel() == 1:
+            scalars[name] = float(p.detach().reshape(()))
+        else:
+            norms[name] = float(torch.linalg.vector_norm(p.detach()))
+    return {"scalars": scalars, "norms": norms}

@@ -1,0 +1,405 @@
+#!/usr/bin/env python
+r"""Open every page of the built website in headless Chromium and check what a reader would see.
+
+Run after ``jupyter-book build .`` (CI: ``.ci/run``)::
+
+    .venv/bin/python tests/site/check_site.py                  # _build/html -> _build/screenshots
+    .venv/bin/python tests/site/check_site.py --full-page      # whole-page screenshots
+
+The site is served from 127.0.0.1 by Python's ``http.server`` and driven through the Chrome
+DevTools protocol (``websocket-client``). A page fails when it has
+
+- a console error, an uncaught exception, or a resource that failed to load (HTTP >= 400);
+- a request to any other host: the site must work offline (MathJax, RequireJS and the widgets
+  manager are vendored under ``book_static/site/vendor/``);
+- a math element (Sphinx's ``.math``) that MathJax did not typeset, or a MathJax error such as
+  an undefined macro;
+- raw TeX in the visible text (``$$``, ``\begin{``, ``\(``, ``\[``, ``$...\cmd...$``), outside
+  code blocks;
+- a broken image, a saved widget that did not render, a Sphinx "problematic" node, or a link to
+  a page of the site that does not exist.
+
+A screenshot of each page goes to the screenshots folder. Exit status 0 when every page passes.
+Needs Chromium (Debian: ``apt-get install -y chromium``) and ``websocket-client``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+try:
+    import websocket  # websocket-client
+except ImportError:  # pragma: no cover - reported to the user
+    sys.exit("check_site.py needs websocket-client: .venv/bin/pip install websocket-client")
+
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--mute-audio",
+    "--hide-scrollbars",
+    "--remote-allow-origins=*",
+]
+VIEWPORT = (1280, 900)
+MAX_SCREENSHOT_HEIGHT = 16000
+SKIP_DIRS = {"_static", "_sources", "_images", "vendor", "_sphinx_design_static", "_panels_static"}
+
+# Runs in the page once it has loaded: waits for MathJax and the widgets, then reports.
+PAGE_PROBE = r"""
+(async () => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const deadline = Date.now() + %(timeout_ms)d;
+  const mathEls = () => [...document.querySelectorAll('.math')];
+  const untypeset = () => mathEls().filter(e => !e.querySelector('mjx-container'));
+  const widgetScripts = () =>
+    [...document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]')];
+  const unrenderedWidgets = () => widgetScripts().filter(s => {
+    const host = s.parentElement;
+    return !(host && host.querySelector('.jupyter-widgets, .widget-box, .lm-Widget'));
+  });
+  if (window.MathJax && MathJax.startup && MathJax.startup.promise) {
+    try { await MathJax.startup.promise; } catch (e) { /* reported below as untypeset math */ }
+  }
+  while (Date.now() < deadline && (untypeset().length || unrenderedWidgets().length)) {
+    await sleep(100);
+  }
+  // Images: load lazy ones too, then wait for every image to settle.
+  const imgs = [...document.images];
+  imgs.forEach(i => { if (i.loading === 'lazy') i.loading = 'eager'; });
+  await Promise.all(imgs.map(i => i.complete ? null :
+    new Promise(r => { i.addEventListener('load', r); i.addEventListener('error', r);
+                       setTimeout(r, Math.max(0, deadline - Date.now())); })));
+  const brokenImages = [];
+  for (const i of imgs) {
+    let ok = i.complete && i.naturalWidth > 0;
+    if (!ok && i.complete) ok = await i.decode().then(() => true, () => false);  // sizeless SVG
+    if (!ok) brokenImages.push(i.getAttribute('src'));
+  }
+  // Visible text outside code, scripts and typeset math: raw TeX must not appear there.
+  const skip = 'pre, code, script, style, textarea, kbd, samp, mjx-container, .highlight, ' +
+               'mjx-assistive-mml, .MathJax, [aria-hidden="true"] .copybtn';
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const texPatterns = [/\$\$/, /\\begin\{/, /\\end\{/, /\\\(/, /\\\)/, /\\\[/, /\\\]/,
+                       /\$[^$\n]*\\[A-Za-z]+[^$\n]*\$/];
+  const rawTex = [];
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    const el = n.parentElement;
+    if (!el || el.closest(skip)) continue;
+    const t = n.textContent;
+    if (texPatterns.some(p => p.test(t))) rawTex.push(t.trim().slice(0, 80));
+  }
+  const links = [...document.querySelectorAll('a[href]')].map(a => a.href)
+    .filter(h => h.startsWith(location.origin));
+  return {
+    title: document.title,
+    nMath: mathEls().length,
+    untypeset: untypeset().map(e => e.textContent.trim().slice(0, 80)),
+    mathErrors: [...document.querySelectorAll('mjx-merror')]
+      .map(e => e.getAttribute('data-mjx-error') || e.textContent.slice(0, 80)),
+    rawTex: rawTex.slice(0, 10),
+    nImages: imgs.length,
+    brokenImages: brokenImages,
+    nWidgets: widgetScripts().length,
+    unrenderedWidgets: unrenderedWidgets().length,
+    problematic: [...document.querySelectorAll('.problematic, .system-message')]
+      .map(e => e.textContent.trim().slice(0, 80)),
+    links: [...new Set(links)],
+    height: Math.ceil(document.documentElement.scrollHeight),
+  };
+})()
+"""
+
+
+class CDP:
+    """A minimal Chrome DevTools protocol client over one browser websocket (flat sessions)."""
+
+    def __init__(self, ws_url: str, timeout: float):
+        self.ws = websocket.create_connection(ws_url, timeout=timeout, suppress_origin=True,
+                                              enable_multithread=True)
+        self.timeout = timeout
+        self.next_id = 0
+        self.events: dict[str | None, list[dict]] = {}
+
+    def _pump(self) -> dict:
+        msg = json.loads(self.ws.recv())
+        if "method" in msg:
+            self.events.setdefault(msg.get("sessionId"), []).append(msg)
+        return msg
+
+    def call(self, method: str, params: dict | None = None, session: str | None = None,
+             timeout: float | None = None) -> dict:
+        self.next_id += 1
+        request = {"id": self.next_id, "method": method, "params": params or {}}
+        if session:
+            request["sessionId"] = session
+        self.ws.send(json.dumps(request))
+        end = time.monotonic() + (timeout or self.timeout)
+        while time.monotonic() < end:
+            msg = self._pump()
+            if msg.get("id") == self.next_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+        raise TimeoutError(f"no answer to {method} within {timeout or self.timeout} s")
+
+    def wait_event(self, session: str, method: str, timeout: float) -> bool:
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if any(e["method"] == method for e in self.events.get(session, [])):
+                return True
+            self.ws.settimeout(max(0.05, end - time.monotonic()))
+            try:
+                self._pump()
+            except websocket.WebSocketTimeoutException:
+                break
+            finally:
+                self.ws.settimeout(self.timeout)
+        return any(e["method"] == method for e in self.events.get(session, []))
+
+    def drain(self, seconds: float) -> None:
+        """Collect events for ``seconds`` (late requests, console messages)."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            self.ws.settimeout(left)
+            try:
+                self._pump()
+            except websocket.WebSocketTimeoutException:
+                break
+        self.ws.settimeout(self.timeout)
+
+
+def find_chromium(explicit: str | None) -> str:
+    for name in [explicit] if explicit else ["chromium", "chromium-browser", "google-chrome",
+                                             "google-chrome-stable", "chrome"]:
+        path = shutil.which(name) if name else None
+        if path:
+            return path
+    sys.exit("check_site.py: no Chromium found (Debian: apt-get install -y chromium); "
+             "or pass --chromium PATH")
+
+
+def serve(directory: Path) -> tuple[ThreadingHTTPServer, str]:
+    class Quiet(SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # noqa: D401 - silence the access log
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=str(directory)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}/"
+
+
+def start_browser(chromium: str, profile: Path, timeout: float) -> tuple[subprocess.Popen, str]:
+    cmd = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--remote-debugging-port=0",
+           f"--window-size={VIEWPORT[0]},{VIEWPORT[1]}", "about:blank"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    port_file = profile / "DevToolsActivePort"
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if port_file.exists() and len(lines := port_file.read_text().split()) >= 2:
+            return proc, f"ws://127.0.0.1:{lines[0]}{lines[1]}"
+        if proc.poll() is not None:
+            err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+            sys.exit(f"check_site.py: Chromium exited with {proc.returncode}:\n{err}")
+        time.sleep(0.1)
+    proc.kill()
+    sys.exit(f"check_site.py: Chromium gave no DevTools port within {timeout} s")
+
+
+def pages_of(html: Path) -> list[Path]:
+    return sorted(p for p in html.rglob("*.html")
+                  if not SKIP_DIRS.intersection(p.relative_to(html).parts[:-1]))
+
+
+def network_problems(events: list[dict], origin: str) -> tuple[list[str], list[str]]:
+    """Console errors and failed or external requests, from one page's DevTools events."""
+    console, network = [], []
+    urls = {}
+    for e in events:
+        m, p = e["method"], e.get("params", {})
+        if m == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+            text = " ".join(str(a.get("value", a.get("description", ""))) for a in p.get("args", []))
+            console.append(f"console.{p['type']}: {text[:200]}")
+        elif m == "Runtime.exceptionThrown":
+            d = p.get("exceptionDetails", {})
+            desc = d.get("exception", {}).get("description") or d.get("text", "")
+            console.append(f"uncaught: {desc[:200]}")
+        elif m == "Log.entryAdded" and p["entry"].get("level") == "error":
+            entry = p["entry"]
+            if entry.get("url", "").endswith("/favicon.ico"):
+                continue
+            console.append(f"log: {entry.get('text', '')[:200]} {entry.get('url', '')}")
+        elif m == "Network.requestWillBeSent":
+            url = p["request"]["url"]
+            urls[p["requestId"]] = url
+            if urlsplit(url).scheme in ("http", "https", "ws", "wss") and not url.startswith(origin):
+                network.append(f"external request (the site must work offline): {url}")
+        elif m == "Network.responseReceived" and p["response"].get("status", 200) >= 400:
+            url = p["response"]["url"]
+            if not url.endswith("/favicon.ico"):
+                network.append(f"HTTP {p['response']['status']}: {url}")
+        elif m == "Network.loadingFailed" and not p.get("canceled"):
+            url = urls.get(p["requestId"], "?")
+            if not url.endswith("/favicon.ico"):
+                network.append(f"failed to load ({p.get('errorText')}): {url}")
+    return console, sorted(set(network))
+
+
+def redirect_target(page: Path) -> str | None:
+    """The target of a ``<meta http-equiv="refresh">`` page (Jupyter Book's index.html)."""
+    m = re.search(r'<meta[^>]+http-equiv=["\']refresh["\'][^>]*content=["\'][^"\']*url=([^"\']+)',
+                  page.read_text(errors="replace"), flags=re.IGNORECASE)
+    return m.group(1).strip() if m else None
+
+
+def missing_links(links: list[str], origin: str, html: Path) -> list[str]:
+    missing = []
+    for link in links:
+        path = unquote(urlsplit(link).path)
+        target = html / path.lstrip("/")
+        if path.endswith("/"):
+            target = target / "index.html"
+        if not target.exists():
+            missing.append(link.removeprefix(origin))
+    return missing
+
+
+def check_page(cdp: CDP, url: str, html: Path, origin: str, shot: Path, timeout: float,
+               full_page: bool) -> tuple[list[str], dict]:
+    target = cdp.call("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = cdp.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+    try:
+        for domain in ("Page", "Runtime", "Log", "Network"):
+            cdp.call(f"{domain}.enable", session=session)
+        cdp.call("Emulation.setDeviceMetricsOverride",
+                 {"width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1,
+                  "mobile": False}, session=session)
+        cdp.call("Page.navigate", {"url": url}, session=session)
+        problems = []
+        if not cdp.wait_event(session, "Page.loadEventFired", timeout):
+            problems.append(f"no load event within {timeout} s")
+        probe = cdp.call("Runtime.evaluate",
+                         {"expression": PAGE_PROBE % {"timeout_ms": int(timeout * 1000)},
+                          "awaitPromise": True, "returnByValue": True},
+                         session=session, timeout=timeout + 10)
+        cdp.drain(0.3)
+        if "exceptionDetails" in probe:
+            problems.append(f"probe failed: {probe['exceptionDetails'].get('text')}")
+            report = {}
+        else:
+            report = probe["result"]["value"]
+        console, network = network_problems(cdp.events.get(session, []), origin)
+        problems += console + network
+        if report:
+            problems += [f"math not typeset: {t!r}" for t in report["untypeset"][:5]]
+            problems += [f"MathJax error: {t}" for t in report["mathErrors"][:5]]
+            problems += [f"raw TeX in the text: {t!r}" for t in report["rawTex"]]
+            problems += [f"broken image: {s}" for s in report["brokenImages"]]
+            if report["unrenderedWidgets"]:
+                problems.append(f"{report['unrenderedWidgets']} of {report['nWidgets']} "
+                                "saved widgets did not render")
+            problems += [f"Sphinx problem node: {t!r}" for t in report["problematic"][:5]]
+            problems += [f"link to a missing page: {m}"
+                         for m in missing_links(report["links"], origin, html)]
+        params = {"format": "png"}
+        if full_page and report:
+            height = min(report["height"], MAX_SCREENSHOT_HEIGHT)
+            params.update(captureBeyondViewport=True,
+                          clip={"x": 0, "y": 0, "width": VIEWPORT[0], "height": height, "scale": 1})
+        data = cdp.call("Page.captureScreenshot", params, session=session, timeout=timeout)["data"]
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        shot.write_bytes(base64.b64decode(data))
+        return problems, report
+    finally:
+        cdp.call("Target.closeTarget", {"targetId": target})
+        cdp.events.pop(session, None)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--html", type=Path, default=Path("_build/html"),
+                        help="the built site (default: _build/html)")
+    parser.add_argument("--screenshots", type=Path, default=Path("_build/screenshots"),
+                        help="where to save one PNG per page (default: _build/screenshots)")
+    parser.add_argument("--chromium", help="Chromium executable (default: found on PATH)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per page")
+    parser.add_argument("--full-page", action="store_true", help="screenshot whole pages")
+    parser.add_argument("pages", nargs="*", help="only these pages (paths under --html)")
+    args = parser.parse_args(argv)
+
+    html = args.html.resolve()
+    if not (html / "index.html").exists():
+        sys.exit(f"check_site.py: {html}/index.html not found: build the book first")
+    pages = [html / p for p in args.pages] if args.pages else pages_of(html)
+    server, origin = serve(html)
+    profile = Path(tempfile.mkdtemp(prefix="check-site-chromium-"))
+    proc, ws_url = start_browser(find_chromium(args.chromium), profile, args.timeout)
+    failed = 0
+    try:
+        cdp = CDP(ws_url, args.timeout)
+        for page in pages:
+            rel = page.relative_to(html).as_posix()
+            shot = args.screenshots / (rel.removesuffix(".html") + ".png")
+            t0 = time.monotonic()
+            if (target := redirect_target(page)) is not None:
+                # A redirect page: the browser would leave it at once; check where it points.
+                ok = (page.parent / unquote(urlsplit(target).path)).exists()
+                failed += not ok
+                print(f"{'ok  ' if ok else 'FAIL'} {rel} (redirect to {target}"
+                      f"{'' if ok else ': missing'})")
+                continue
+            try:
+                problems, r = check_page(cdp, urljoin(origin, rel), html, origin, shot,
+                                         args.timeout, args.full_page)
+            except (RuntimeError, TimeoutError, websocket.WebSocketException) as exc:
+                problems, r = [f"{type(exc).__name__}: {exc}"], {}
+            seconds = time.monotonic() - t0
+            stats = (f"math {r.get('nMath', '?')}, images {r.get('nImages', '?')}, "
+                     f"widgets {r.get('nWidgets', '?')}, {seconds:.1f} s")
+            if problems:
+                failed += 1
+                print(f"FAIL {rel} ({stats})")
+                for p in problems:
+                    print(f"     - {p}")
+            else:
+                print(f"ok   {rel} ({stats})")
+        try:
+            cdp.call("Browser.close", timeout=5)
+        except (RuntimeError, TimeoutError, websocket.WebSocketException):
+            pass
+    finally:
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        server.shutdown()
+        shutil.rmtree(profile, ignore_errors=True)
+    print(f"check_site: {len(pages) - failed} of {len(pages)} pages passed; "
+          f"screenshots in {args.screenshots}")
+    return 1 if failed or not pages else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,203 @@
+"""Tests of sista_lib.experiment: the CLI on a micro study, merge of parallel runs, resume,
+the loader and the book's table, and bad arguments."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sista_lib import experiment as ex
+from sista_lib.experiment import ExperimentConfig
+from sista_lib.train import load_parameters
+
+MICRO = ["--n-train", "4", "--n-val", "2", "--n-test", "2", "--epochs", "2",
+         "--batch-size", "2", "--no-progress"]
+MICRO_CONFIG = ExperimentConfig(preset="micro", n_train=4, n_val=2, n_test=2, epochs=2,
+                                batch_size=2)
+
+
+@pytest.fixture(scope="module")
+def cli_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study") / "micro"
+    status = ex.main(["--preset", "quick", "--out", str(out), "--dtype", "float64", *MICRO])
+    assert status == 0
+    return out
+
+
+def test_cli_writes_a_complete_results_file(cli_study):
+    res = ex.load_results(cli_study)
+    assert res["models"] == list(ex.MODEL_NAMES) and res["seeds"] == [0]
+    assert res["config"]["n_train"] == 4 and res["config"]["dtype"] == "float64"
+    assert res["data"]["sizes"] == {"train": 4, "val": 2, "test": 2}
+    for name in ex.MODEL_NAMES:
+        run = res["runs"][name]["0"]
+        assert len(run["train"]["train_loss"]) == len(run["train"]["val_loss"]) == 2
+        assert len(run["train"]["snapshots"]) == 3  # epoch 0, 1, 2
+        assert run["train"]["steps"] == 4
+        assert 0 <= run["train"]["best_epoch"] <= 2
+        assert run["test"]["summary"]["psnr"]["n"] == 2
+        assert len(run["test"]["per_image"]["ssim"]) == 2
+        assert run["n_parameters"] > 0
+        state, meta = load_parameters(cli_study / run["checkpoint"])
+        assert meta["model"] == name and meta["best_epoch"] == run["train"]["best_epoch"]
+        summary = res["summary"][name]
+        assert summary["psnr"]["mean"] == run["test"]["summary"]["psnr"]["mean"]
+    # the SISTA-RNN's scalar parameters are tracked per epoch
+    snaps = res["runs"]["sista_rnn"]["0"]["train"]["snapshots"]
+    assert snaps[0]["scalars"] == {"alpha": 1.0, "lam1": 0.5, "lam2": 1.0}
+    assert set(res["baselines"]) == {"sista_untrained", "sista_converged", "lasso_converged"}
+    prov = res["provenance"]["runs"]["lstm_seed0"]
+    for key in ("command", "git_commit", "git_dirty", "versions", "cpu", "torch_threads",
+                "start", "end", "wall_time_s"):
+        assert key in prov, key
+    assert prov["command"].startswith("python -m sista_lib.experiment --preset quick")
+    assert prov["versions"]["torch"] and prov["wall_time_s"] > 0
+    assert "merge" in res["provenance"]
+    assert (cli_study / ".gitignore").read_text().strip().endswith("train_state/")
+
+
+def test_untrained_sista_rnn_scores_as_the_untrained_sista_baseline(cli_study):
+    # Before training the SISTA-RNN *is* 3 iterations of SISTA (float64 here): the two
+    # independent code paths (network + evaluate, sista + evaluate_baselines) must agree.
+    res = ex.load_results(cli_study)
+    initial = res["runs"]["sista_rnn"]["0"]["test_initial"]["per_image"]
+    baseline = res["baselines"]["sista_untrained"]["per_image"]
+    for metric in ("mse", "psnr", "ssim"):
+        np.testing.assert_allclose(initial[metric], baseline[metric], rtol=1e-9)
+
+
+def test_table_and_curves(cli_study):
+    res = ex.load_results(cli_study / "results.json")
+    rows = ex.results_table(res, fmt="rows")
+    assert [r["method"] for r in rows] == ["sista_untrained", "sista_converged",
+                                           "lasso_converged", *ex.MODEL_NAMES]
+    lstm = rows[-1]
+    assert lstm["psnr"] == res["summary"]["lstm"]["psnr"]["mean"] and lstm["psnr_std"] is None
+    md = ex.results_table(res)
+    assert md.count("\n") == len(rows) + 1 and "| LSTM | 4 |" in md
+    html = ex.results_table(res, fmt="html", metrics=("psnr",))
+    assert html.startswith("<table>") and html.count("<tr>") == len(rows) + 1
+    curves, bands = ex.learning_curves(res)
+    assert set(curves) == {ex.MODEL_LABELS[m] for m in ex.MODEL_NAMES}
+    label = ex.MODEL_LABELS["sista_rnn"]
+    assert curves[label] == res["runs"]["sista_rnn"]["0"]["train"]["val_loss"]
+    assert bands[label][0] == bands[label][1] == curves[label]  # one seed: no spread
+    with pytest.raises(ValueError, match="metrics"):
+        ex.results_table(res, metrics=("snr",))
+    with pytest.raises(ValueError, match="fmt"):
+        ex.results_table(res, fmt="latex")
+
+
+def test_parallel_runs_merge_into_one_study(tmp_path):
+    out = tmp_path / "par"
+    # two "processes": different models and seeds into the same folder, merged afterwards
+    ex.run_experiment(MICRO_CONFIG, out, models=["sista_rnn"], seeds=[0, 1], progress=False,
+                      do_merge=False)
+    ex.run_experiment(MICRO_CONFIG, out, models=["stacked_rnn"], seeds=[1], baselines=False,
+                      progress=False, do_merge=False)
+    assert not (out / "results.json").exists()
+    res = ex.merge(out)
+    assert res["models"] == ["sista_rnn", "stacked_rnn"] and res["seeds"] == [0, 1]
+    assert list(res["runs"]["sista_rnn"]) == ["0", "1"] and list(res["runs"]["stacked_rnn"]) == ["1"]
+    s = res["summary"]["sista_rnn"]
+    per_seed = [res["runs"]["sista_rnn"][k]["test"]["summary"]["psnr"]["mean"] for k in ("0", "1")]
+    assert s["psnr"]["per_seed"] == per_seed
+    assert s["psnr"]["mean"] == pytest.approx(np.mean(per_seed))
+    assert s["psnr"]["std"] == pytest.approx(np.std(per_seed))
+    # different seeds shuffle differently
+    r0, r1 = (res["runs"]["sista_rnn"][k]["train"]["train_loss"] for k in ("0", "1"))
+    assert r0 != r1
+    assert ex.load_results(out) == json.loads((out / "results.json").read_text())
+
+    # a process with another configuration may not write into the same study ...
+    other = ExperimentConfig(**{**MICRO_CONFIG.to_dict(), "lr": 1e-3})
+    with pytest.raises(ValueError, match="another configuration"):
+        ex.run_experiment(other, out, models=["lstm"], progress=False)
+    # ... and a foreign run file is refused by merge
+    rec = json.loads((out / "runs" / "stacked_rnn_seed1.json").read_text())
+    rec["config"]["lr"] = 1e-3
+    (out / "runs" / "stacked_rnn_seed1.json").write_text(json.dumps(rec))
+    with pytest.raises(ValueError, match="another configuration"):
+        ex.merge(out)
+
+
+def test_resume_skips_finished_runs_and_continues_unfinished(tmp_path):
+    out = tmp_path / "res"
+    ex.run_experiment(MICRO_CONFIG, out, models=["sista_rnn"], seeds=[0], baselines=False,
+                      progress=False)
+    first = json.loads((out / "runs" / "sista_rnn_seed0.json").read_text())
+    mtime = (out / "runs" / "sista_rnn_seed0.json").stat().st_mtime_ns
+    ex.run_experiment(MICRO_CONFIG, out, models=["sista_rnn"], seeds=[0], baselines=False,
+                      progress=False, resume=True)
+    assert (out / "runs" / "sista_rnn_seed0.json").stat().st_mtime_ns == mtime  # skipped
+
+    # an interrupted run: the record is missing, the training state is at its last epoch
+    (out / "runs" / "sista_rnn_seed0.json").unlink()
+    ex.run_experiment(MICRO_CONFIG, out, models=["sista_rnn"], seeds=[0], baselines=False,
+                      progress=False, resume=True)
+    again = json.loads((out / "runs" / "sista_rnn_seed0.json").read_text())
+    assert again["train"]["resumed_from_epoch"] == 2
+    for key in ("train_loss", "val_loss", "best_epoch", "snapshots"):
+        assert again["train"][key] == first["train"][key]
+    assert again["test"] == first["test"]
+
+
+def test_merge_via_the_module_entry_point(cli_study):
+    proc = subprocess.run([sys.executable, "-m", "sista_lib.experiment", "--merge", "--out",
+                           str(cli_study)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "| SISTA-RNN (paper) | 3 |" in proc.stdout
+    res = ex.load_results(cli_study)
+    assert res["provenance"]["merge"]["command"].endswith(f"--merge --out {cli_study}")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--models", "gru"], "invalid choice: 'gru'"),
+    (["--epochs", "-3"], "expected an integer >= 0, got -3"),
+    (["--n-train", "0"], "expected an integer >= 1"),
+    (["--lr", "nan"], "expected a finite number > 0"),
+    (["--seeds", "x"], "expected an integer"),
+    (["--preset", "huge"], "invalid choice: 'huge'"),
+])
+def test_cli_rejects_bad_arguments(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as info:
+        ex.main(["--out", str(tmp_path / "x"), *args])
+    assert info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_api_rejects_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="unknown model 'gru'"):
+        ex.run_experiment(MICRO_CONFIG, tmp_path, models=["gru"])
+    with pytest.raises(ValueError, match="seeds"):
+        ex.run_experiment(MICRO_CONFIG, tmp_path, seeds=[-1])
+    with pytest.raises(TypeError, match="config"):
+        ex.run_experiment({"epochs": 1}, tmp_path)
+    with pytest.raises(ValueError, match="epochs"):
+        ExperimentConfig(epochs=-1)
+    with pytest.raises(ValueError, match="dtype"):
+        ExperimentConfig(dtype="float16")
+    with pytest.raises(ValueError, match="unknown ExperimentConfig"):
+        ExperimentConfig.from_dict({"epochs": 1, "momentum": 0.9})
+    with pytest.raises(FileNotFoundError, match="no runs"):
+        ex.merge(tmp_path / "empty")
+    with pytest.raises(FileNotFoundError, match="results.json"):
+        ex.load_results(tmp_path)
+    bad = tmp_path / "results.json"
+    bad.write_text(json.dumps({"schema": "other"}))
+    with pytest.raises(ValueError, match="not a sista_lib.experiment/1"):
+        ex.load_results(bad)
+
+
+def test_presets_are_valid_and_paper_keeps_the_protocol():
+    paper = ex.PRESETS["paper"]["config"]
+    assert (paper.epochs, paper.batch_size, paper.lr) == (100, 50, 1e-4)
+    assert ex.PRESETS["paper"]["seeds"] == (0, 1, 2)
+    tc = paper.train_config(seed=2)
+    assert (tc.optimizer, tc.seed, tc.keep_best, tc.clip_grad_norm) == ("rmsprop", 2, True, None)
+    assert ex.PRESETS["quick"]["seeds"] == (0,)
