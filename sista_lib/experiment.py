@@ -235,7 +235,7 @@ def _versions() -> dict[str, str | None]:
 
 def provenance(command: str | None = None) -> dict[str, Any]:
     """Where and how a result is computed: the command, git commit and dirty flag (tracked
-    files), library versions, CPU/GPU, threads and the start time. :func:`finish_provenance`
+    files), library versions, CPU/GPU, threads and the start time. ``finish_provenance``
     adds the end and wall time.
 
     Parameters

@@ -63,6 +63,7 @@ CHROMIUM_FLAGS = [
 ]
 VIEWPORT = (1280, 900)
 MAX_SCREENSHOT_HEIGHT = 16000
+SETTLE_SECONDS = 0.5
 SKIP_DIRS = {"_static", "_sources", "_images", "vendor", "_sphinx_design_static", "_panels_static"}
 
 # Runs in the page once it has loaded: waits for MathJax and the widgets, then reports.
@@ -303,15 +304,11 @@ def check_page(cdp: CDP, url: str, html: Path, origin: str, shot: Path, timeout:
                          {"expression": PAGE_PROBE % {"timeout_ms": int(timeout * 1000)},
                           "awaitPromise": True, "returnByValue": True},
                          session=session, timeout=timeout + 10)
-        cdp.drain(0.3)
         if "exceptionDetails" in probe:
             problems.append(f"probe failed: {probe['exceptionDetails'].get('text')}")
             report = {}
         else:
             report = probe["result"]["value"]
-        console, network = network_problems(cdp.events.get(session, []), origin)
-        problems += console + network
-        if report:
             problems += [f"math not typeset: {t!r}" for t in report["untypeset"][:5]]
             problems += [f"MathJax error: {t}" for t in report["mathErrors"][:5]]
             problems += [f"raw TeX in the text: {t!r}" for t in report["rawTex"]]
@@ -322,12 +319,17 @@ def check_page(cdp: CDP, url: str, html: Path, origin: str, shot: Path, timeout:
             problems += [f"Sphinx problem node: {t!r}" for t in report["problematic"][:5]]
             problems += [f"link to a missing page: {m}"
                          for m in missing_links(report["links"], origin, html)]
-        params = {"format": "png"}
         if full_page and report:
-            height = min(report["height"], MAX_SCREENSHOT_HEIGHT)
-            params.update(captureBeyondViewport=True,
-                          clip={"x": 0, "y": 0, "width": VIEWPORT[0], "height": height, "scale": 1})
-        data = cdp.call("Page.captureScreenshot", params, session=session, timeout=timeout)["data"]
+            # Grow the viewport to the page, let the layout settle, then capture it all (capturing
+            # beyond the viewport instead re-lays the page out during the capture).
+            cdp.call("Emulation.setDeviceMetricsOverride",
+                     {"width": VIEWPORT[0], "height": min(report["height"], MAX_SCREENSHOT_HEIGHT),
+                      "deviceScaleFactor": 1, "mobile": False}, session=session)
+        cdp.drain(SETTLE_SECONDS)  # the theme's CSS transitions, late requests and messages
+        console, network = network_problems(cdp.events.get(session, []), origin)
+        problems = console + network + problems
+        data = cdp.call("Page.captureScreenshot", {"format": "png"}, session=session,
+                        timeout=timeout)["data"]
         shot.parent.mkdir(parents=True, exist_ok=True)
         shot.write_bytes(base64.b64decode(data))
         return problems, report
