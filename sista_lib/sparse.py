@@ -47,19 +47,33 @@ class StepSizeWarning(UserWarning):
     """Issued when a solver is given a step larger than ``1/L`` (convergence not guaranteed)."""
 
 
-class _SoftThreshold(torch.autograd.Function):
-    r"""Soft-thresholding with a hand-written backward (a tensor threshold ``b``).
+def _soft_values(z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    r"""The values of :math:`\operatorname{sign}(z)\max(|z| - b, 0)` for a tensor ``b``, in the
+    fewest passes: torch's fused ``softshrink`` for a non-negative 0-d ``b``, :math:`z -
+    \operatorname{clip}(z, -b, b)` for a non-negative ``b``, the formula itself otherwise (a
+    negative threshold, which a trained network may reach, widens instead of shrinking)."""
+    if b.dim() == 0:
+        value = float(b.detach())
+        if value >= 0.0:
+            return fnn.softshrink(z, value)
+    elif bool((b >= 0).all()):
+        return z - torch.clamp(z, -b, b)
+    return torch.sign(z) * torch.clamp(z.abs() - b, min=0.0)
 
-    Forward :math:`s = z - \operatorname{clip}(z, -b, b)`; backward, with
-    :math:`\sigma = \operatorname{sign}(s)`: :math:`\partial s/\partial z = \sigma^2` (1 where
-    the output is non-zero, else 0) and :math:`\partial s/\partial b = -\sigma`, summed over
-    the broadcast dimensions. Four element-wise passes instead of the dozen autograd records for
-    ``clamp`` with tensor bounds.
+
+class _SoftThreshold(torch.autograd.Function):
+    r"""Soft-thresholding :math:`s = \operatorname{sign}(z)\max(|z| - b, 0)` with a
+    hand-written backward (a tensor threshold ``b``).
+
+    With :math:`\sigma = \operatorname{sign}(s)`: :math:`\partial s/\partial z = \sigma^2`
+    (1 where the output is non-zero, else 0) and :math:`\partial s/\partial b = -\sigma`,
+    summed over the dimensions ``b`` was broadcast along. A few element-wise passes instead of
+    the autograd records of the five operations of the formula.
     """
 
     @staticmethod
     def forward(ctx: Any, z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        out = z - torch.clamp(z, -b, b)
+        out = _soft_values(z, b)
         ctx.save_for_backward(out)
         ctx.b_shape = b.shape
         return out
@@ -79,15 +93,18 @@ class _SoftThreshold(torch.autograd.Function):
 def _soft(z: torch.Tensor, threshold: torch.Tensor | float) -> torch.Tensor:
     r"""Unchecked soft-thresholding on tensors (the hot path of every solver and network).
 
-    Same values as :math:`\operatorname{sign}(z)\max(|z| - b, 0)`, computed in fewer passes:
-    torch's fused ``softshrink`` for a Python-float ``b``; :math:`z - \operatorname{clip}(z,
-    -b, b)` for a tensor ``b``, through :class:`_SoftThreshold` when a gradient is recorded.
+    Same values as :math:`\operatorname{sign}(z)\max(|z| - b, 0)` for any ``b`` (see
+    :func:`_soft_values`), computed in fewer passes; through :class:`_SoftThreshold` when a
+    gradient is recorded.
     """
-    if isinstance(threshold, float):
-        return fnn.softshrink(z, threshold)
+    if not isinstance(threshold, torch.Tensor):
+        threshold = float(threshold)     # Python or NumPy scalar
+        if threshold >= 0.0:
+            return fnn.softshrink(z, threshold)
+        return torch.sign(z) * torch.clamp(z.abs() - threshold, min=0.0)
     if torch.is_grad_enabled() and (z.requires_grad or threshold.requires_grad):
         return _SoftThreshold.apply(z, threshold)
-    return z - torch.clamp(z, -threshold, threshold)
+    return _soft_values(z, threshold)
 
 
 def soft_threshold(z: ArrayLike, threshold: Any) -> ArrayLike:
@@ -193,7 +210,7 @@ def lipschitz_constant(Phi: ArrayLike) -> float:
     Pt = to_torch(Phi, "Phi")
     check_ndim(Pt, "Phi", 2)
     check_finite(Pt, "Phi")
-    return float(torch.linalg.matrix_norm(Pt.to(torch.float64), ord=2) ** 2)
+    return float(torch.linalg.matrix_norm(Pt.detach().to(torch.float64), ord=2) ** 2)
 
 
 #: FISTA's restart test runs every this many iterations. Testing every iteration cost about a
