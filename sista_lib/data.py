@@ -252,9 +252,9 @@ class CropInfo:
 
     def __str__(self) -> str:
         flips = ("h" if self.flip_horizontal else "") + ("v" if self.flip_vertical else "")
-        return f"{self.photo}[{self.top}:{self.top + self.side},{self.left}:{self.left + self.side}]" + (
-            f" flip {flips}" if flips else ""
-        )
+        rows = f"{self.top}:{self.top + self.side}"
+        cols = f"{self.left}:{self.left + self.side}"
+        return f"{self.photo}[{rows},{cols}]" + (f" flip {flips}" if flips else "")
 
 
 def make_crops(
@@ -317,7 +317,9 @@ def make_crops(
         raise ValueError(f"scale_range must satisfy 0 < low <= high <= 1, got {scale_range!r}")
     for name in names:
         if min(_photo(name).shape) < size:
-            raise ValueError(f"photo {name!r} of shape {_photo(name).shape} is smaller than size={size}")
+            raise ValueError(
+                f"photo {name!r} of shape {_photo(name).shape} is smaller than size={size}"
+            )
 
     rng = np.random.default_rng(seed)
     which = rng.integers(len(names), size=n_crops)
@@ -384,7 +386,9 @@ def paper_preprocess(image: Any, size: int = 128, *, anti_aliasing: bool = False
     if hasattr(image, "convert") and hasattr(image, "mode"):  # PIL image
         image = np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
     if not isinstance(image, np.ndarray):
-        raise TypeError(f"image must be a uint8 NumPy array or a PIL image, got {type(image).__name__}")
+        raise TypeError(
+            f"image must be a uint8 NumPy array or a PIL image, got {type(image).__name__}"
+        )
     if image.dtype != np.uint8:
         raise TypeError(f"image must have dtype uint8 (values 0..255), got {image.dtype}")
     size = check_positive_int(size, "size")
@@ -594,7 +598,9 @@ class CompressiveSensingDataset(torch.utils.data.Dataset):
         if dtype not in (torch.float32, torch.float64):
             raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
         if normalizer is not None and not isinstance(normalizer, Normalizer):
-            raise TypeError(f"normalizer must be a Normalizer or None, got {type(normalizer).__name__}")
+            raise TypeError(
+                f"normalizer must be a Normalizer or None, got {type(normalizer).__name__}"
+            )
         imgs = to_torch(images, "images").to(torch.float64)
         check_ndim(imgs, "images", 3)
         check_finite(imgs, "images")

@@ -99,7 +99,9 @@ def _matrices(A: Any, D: Any, F: Any | None) -> tuple[torch.Tensor, ...]:
     check_ndim(Ft, "F", 2)
     N = Dt.shape[0]
     if tuple(Ft.shape) != (N, N):
-        raise ValueError(f"F must have shape ({N}, {N}) to act on y_t = D h_t, got {tuple(Ft.shape)}")
+        raise ValueError(
+            f"F must have shape ({N}, {N}) to act on y_t = D h_t, got {tuple(Ft.shape)}"
+        )
     check_finite(Ft, "F")
     return At, Dt, Ft
 
@@ -307,7 +309,7 @@ def _weights(
 def sista_weights(
     A: ArrayLike, D: ArrayLike, F: ArrayLike, alpha: float, lam1: float, lam2: float
 ) -> dict[str, Any]:
-    r"""The fixed matrices of SISTA and of the unfolded SISTA-RNN, from the interpretable parameters.
+    r"""The matrices of SISTA and of the unfolded SISTA-RNN, from the interpretable parameters.
 
     .. math::
 
