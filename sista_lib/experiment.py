@@ -111,8 +111,10 @@ class ExperimentConfig:
         Training (:class:`sista_lib.train.TrainConfig`; RMSprop otherwise at its defaults).
     data_seed : int, default 2013
         Seed of the image shuffle and split (the paper's).
-    source : str, default "bundled"
+    source : {"bundled", "caltech256"}, default "bundled"
         Image source of :func:`sista_lib.data.make_splits`.
+    caltech_root : str, optional
+        Folder of a local Caltech-256 copy; required when ``source="caltech256"``.
     m, a_seed : int
         Measurements per column (32) and the seed of :func:`~sista_lib.dictionaries.paper_measurement_matrix`.
     wavelet, level : str, int
@@ -136,6 +138,7 @@ class ExperimentConfig:
     wavelet: str = "db4"
     level: int = 4
     dtype: str = "float32"
+    caltech_root: str | None = None
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_val", "n_test", "batch_size", "m", "level"):
@@ -147,6 +150,10 @@ class ExperimentConfig:
             check_scalar(self.clip_grad_norm, "clip_grad_norm", positive=True)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
+        if self.source not in ("bundled", "caltech256"):
+            raise ValueError(f"source must be 'bundled' or 'caltech256', got {self.source!r}")
+        if self.source == "caltech256" and self.caltech_root is None:
+            raise ValueError("source='caltech256' needs caltech_root (the Caltech-256 folder)")
         for name in ("preset", "source", "wavelet"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{name} must be a str, got {type(getattr(self, name)).__name__}")
@@ -291,7 +298,8 @@ def _problem(config: ExperimentConfig) -> _Problem:
     A = paper_measurement_matrix(config.m, 128, seed=config.a_seed)
     D = wavelet_dictionary(128, config.wavelet, config.level)
     splits = data.make_splits(config.n_train, config.n_val, config.n_test,
-                              seed=config.data_seed, source=config.source)
+                              seed=config.data_seed, source=config.source,
+                              caltech_root=config.caltech_root)
     normalizer = splits.fit_normalizer()
     dtype = config.torch_dtype
     return _Problem(
@@ -449,7 +457,9 @@ def _claim_folder(out: Path, config: ExperimentConfig) -> None:
     manifest = out / "experiment.json"
     if manifest.exists():
         saved = json.loads(manifest.read_text())
-        if saved.get("config") != config.to_dict():
+        # Fields added after a study started take their defaults (older experiment.json files).
+        saved_config = ExperimentConfig.from_dict(saved.get("config", {})).to_dict()
+        if saved_config != config.to_dict():
             diff = {k: (saved.get("config", {}).get(k), v) for k, v in config.to_dict().items()
                     if saved.get("config", {}).get(k) != v}
             raise ValueError(
@@ -748,6 +758,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=_pos_float, help="override the learning rate")
     p.add_argument("--clip-grad-norm", type=_pos_float,
                    help="clip the global gradient norm (default: no clipping)")
+    p.add_argument("--source", choices=("bundled", "caltech256"),
+                   help="image source (default: bundled photos; caltech256 needs --caltech-root)")
+    p.add_argument("--caltech-root", help="folder of a local Caltech-256 copy (the paper's data)")
     p.add_argument("--dtype", choices=("float32", "float64"),
                    help="parameter precision of the networks (default float32)")
     p.add_argument("--resume", action="store_true",
@@ -763,7 +776,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 _OVERRIDES = ("epochs", "n_train", "n_val", "n_test", "batch_size", "lr", "clip_grad_norm",
-              "dtype")
+              "dtype", "source", "caltech_root")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

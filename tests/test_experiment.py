@@ -201,3 +201,32 @@ def test_presets_are_valid_and_paper_keeps_the_protocol():
     tc = paper.train_config(seed=2)
     assert (tc.optimizer, tc.seed, tc.keep_best, tc.clip_grad_norm) == ("rmsprop", 2, True, None)
     assert ex.PRESETS["quick"]["seeds"] == (0,)
+
+
+def test_cli_runs_on_a_local_caltech256_folder(tmp_path):
+    from PIL import Image
+
+    root = tmp_path / "caltech"
+    rng = np.random.default_rng(0)
+    for c, name in enumerate(["001.ak47", "002.american-flag", "257.clutter"]):
+        (root / name).mkdir(parents=True)
+        for i in range(4):
+            pixels = rng.integers(0, 256, size=(140 + 10 * i, 170, 3), dtype=np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{c:03d}_{i:04d}.jpg")
+    out = tmp_path / "study"
+    status = ex.main(["--out", str(out), "--models", "sista_rnn", "--source", "caltech256",
+                      "--caltech-root", str(root), "--no-baselines", *MICRO])
+    assert status == 0
+    results = ex.load_results(out)
+    assert results["config"]["source"] == "caltech256"
+    assert results["data"]["source"] == "caltech256"
+
+
+def test_caltech_source_needs_a_root_and_old_configs_still_load():
+    with pytest.raises(ValueError, match="needs caltech_root"):
+        ExperimentConfig(source="caltech256")
+    with pytest.raises(ValueError, match="source must be 'bundled' or 'caltech256'"):
+        ExperimentConfig(source="imagenet")
+    old = MICRO_CONFIG.to_dict()
+    del old["caltech_root"]  # experiment.json files written before the field existed
+    assert ExperimentConfig.from_dict(old) == MICRO_CONFIG
