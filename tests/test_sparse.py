@@ -178,3 +178,30 @@ def test_bad_input_raises_clear_errors(problem, kwargs, error, match):
         Phi = Phi[0]
     with pytest.raises(error, match=match):
         ista(Phi, y, lam, **kwargs)
+
+
+def test_fista_with_restart_reaches_the_lasso_optimum(problem):
+    Phi, y = problem
+    lam = 0.05
+    h = fista(Phi, y, lam, n_iter=3000, restart=True)
+    for i in range(len(y)):
+        ref = Lasso(alpha=lam / Phi.shape[0], fit_intercept=False, tol=1e-14, max_iter=10**6)
+        f_ref = lasso_objective(Phi, y[i], ref.fit(Phi, y[i]).coef_, lam)
+        assert (lasso_objective(Phi, y[i], h[i], lam) - f_ref) / f_ref <= 1e-6
+
+
+@pytest.mark.parametrize("per_coefficient", [False, True])
+def test_fast_soft_threshold_matches_the_formula_in_value_and_gradient(per_coefficient):
+    from sista_lib.sparse import _soft
+
+    gen = torch.Generator().manual_seed(0)
+    z = torch.randn(4, 6, dtype=torch.float64, generator=gen, requires_grad=True)
+    b = (torch.rand(6, dtype=torch.float64, generator=gen) if per_coefficient
+         else torch.tensor(0.4, dtype=torch.float64)).requires_grad_(True)
+    formula = torch.sign(z) * torch.clamp(z.abs() - b, min=0)
+    torch.testing.assert_close(_soft(z, b), formula, rtol=0, atol=0)
+    g_fast = torch.autograd.grad(_soft(z, b).sum(), (z, b))
+    g_ref = torch.autograd.grad(formula.sum(), (z, b))
+    for fast, ref in zip(g_fast, g_ref):
+        torch.testing.assert_close(fast, ref)
+    assert torch.autograd.gradcheck(lambda z_, b_: _soft(z_, b_), (z, b))
