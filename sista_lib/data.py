@@ -44,6 +44,7 @@ __all__ = [
     "PAPER_TARGET_STD",
     "list_photos",
     "load_photo",
+    "square_photo",
     "to_grey",
     "make_crops",
     "paper_preprocess",
@@ -220,6 +221,28 @@ def load_photo(name: str) -> np.ndarray:
     Loaded offline from the installed package (see :data:`PHOTOS`); cached, returned as a copy.
     """
     return _photo(_check_name(name)).copy()
+
+
+def square_photo(name: str, size: int = 128) -> np.ndarray:
+    """A bundled photo as one ``size x size`` image: its centre square, cubic-resized.
+
+    The whole-photo view the chapters use for figures (the experiment uses random crops,
+    :func:`make_crops`). Resizing is anti-aliased (scikit-image ``resize``, ``order=3``) and
+    the result clipped to [0, 1].
+
+    Returns
+    -------
+    (size, size) float64 ndarray in [0, 1]
+    """
+    from skimage.transform import resize
+
+    size = check_positive_int(size, "size")
+    im = load_photo(name)
+    rows, cols = im.shape
+    s = min(rows, cols)
+    top, left = (rows - s) // 2, (cols - s) // 2
+    square = im[top:top + s, left:left + s]
+    return np.clip(resize(square, (size, size), order=3, anti_aliasing=True), 0.0, 1.0)
 
 
 # --------------------------------------------------------------------------------------------

@@ -424,3 +424,23 @@ def test_dataset_errors():
 def test_module_exports_exist():
     for name in data.__all__:
         assert hasattr(data, name)
+
+
+def test_square_photo_is_the_resized_centre_square():
+    from skimage.transform import resize
+
+    from sista_lib.data import load_photo, square_photo
+
+    im = square_photo("astronaut", size=64)
+    assert im.shape == (64, 64) and im.min() >= 0.0 and im.max() <= 1.0
+    full = load_photo("astronaut")  # already square: the centre square is the whole photo
+    assert full.shape[0] == full.shape[1]
+    np.testing.assert_allclose(im, np.clip(resize(full, (64, 64), order=3, anti_aliasing=True), 0, 1))
+    wide = load_photo("coffee")     # landscape: the centre square keeps the middle columns
+    rows, cols = wide.shape
+    left = (cols - rows) // 2
+    np.testing.assert_allclose(square_photo("coffee", rows),
+                               np.clip(resize(wide[:, left:left + rows], (rows, rows), order=3,
+                                              anti_aliasing=True), 0, 1))
+    with pytest.raises(ValueError, match="size must be >= 1"):
+        square_photo("coffee", 0)
