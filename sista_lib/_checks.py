@@ -119,6 +119,17 @@ def check_scalar(
     return value
 
 
+def dataclass_from_dict(cls: type, d: Any) -> Any:
+    """Build dataclass ``cls`` from a mapping, refusing keys that are not fields of it."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = set(d) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s): {sorted(unknown)}")
+    return cls(**dict(d))
+
+
 def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> int:
     """Validate an integer >= ``minimum`` (booleans are refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):

@@ -54,7 +54,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from ._checks import check_positive_int, check_scalar
+from ._checks import check_positive_int, check_scalar, dataclass_from_dict
 from .models import MODEL_NAMES
 from .train import (
     TrainConfig,
@@ -163,11 +163,7 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "ExperimentConfig":
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown ExperimentConfig field(s): {sorted(unknown)}")
-        return cls(**dict(d))
+        return dataclass_from_dict(cls, d)
 
     def train_config(self, seed: int) -> TrainConfig:
         """The :class:`~sista_lib.train.TrainConfig` of the run with this seed."""

@@ -39,7 +39,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._checks import check_positive_int, check_scalar
+from ._checks import check_positive_int, check_scalar, dataclass_from_dict
 
 __all__ = [
     "TrainingDivergedError",
@@ -180,11 +180,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> "TrainConfig":
         """Inverse of :meth:`to_dict`; unknown keys raise ValueError."""
-        names = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise ValueError(f"unknown TrainConfig field(s): {sorted(unknown)}")
-        return cls(**dict(d))
+        return dataclass_from_dict(cls, d)
 
 
 @dataclass
