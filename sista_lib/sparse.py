@@ -227,24 +227,194 @@ def _objective_columns(
     return 0.5 * (residual * residual).sum(0) + lam * H.abs().sum(0)
 
 
+#: Active-set rounds of the support polish (``polish=True``), and atoms each round adds per
+#: signal. On the benchmark problems, four rounds certified most signals whose FISTA support was
+#: nearly right; more rounds mostly re-solved signals that were far from it.
+_POLISH_ROUNDS = 4
+_POLISH_ADD = 4
+#: Signals solved together in one batched Cholesky factorisation. Each chunk is padded to its
+#: largest support only, and signals are sorted by support size first, so that little is wasted.
+_POLISH_CHUNK = 256
+#: Relative slack on the optimality test |Phi_j^T (y - Phi h)| <= lam off the support. A
+#: certified h has a relative duality gap of the same order.
+_KKT_SLACK = 1e-9
+
+
+def _support_polish(
+    Phi: torch.Tensor, Y: torch.Tensor, H: torch.Tensor, lam: float,
+    rounds: int = _POLISH_ROUNDS,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Exact Lasso solutions from approximate ones, by a few rounds of an active-set method.
+
+    For each signal (a row of ``Y`` (B, M), with its iterate a row of ``H`` (B, N)), guess the
+    support :math:`S` and signs :math:`s` from the iterate and solve the optimality conditions
+    restricted to them, a linear system:
+
+    .. math::
+
+        \Phi_S^T\Phi_S\, h_S = \Phi_S^T y - \lambda s, \qquad h_{S^c} = 0 .
+
+    The solution is the Lasso optimum exactly when its signs are :math:`s` and
+    :math:`\lvert\Phi_j^T(y - \Phi h)\rvert \le \lambda` for every :math:`j \notin S` (the
+    Lasso's optimality conditions; the problem is convex, so they are sufficient). Such a signal
+    is *certified*. For the others, atoms whose sign came out wrong leave :math:`S`, the
+    ``_POLISH_ADD`` most violating atoms join it with the sign of their correlation, and the
+    next round tries again. Everything is computed in float64.
+
+    Returns
+    -------
+    H_out : (B, N) float64 tensor
+        The certified solutions; the input rows where a signal was not certified.
+    certified : (B,) bool tensor
+    """
+    Phi = Phi.to(torch.float64)
+    n_signals, N = H.shape
+    # Atoms N, ..., 2N - 1 are padding: unit diagonal in the extended Gram matrix, no
+    # correlation, no sign. A gathered system padded with distinct ones solves to 0 there, so
+    # chunks of signals with supports of different sizes need no masks.
+    G = Phi.T @ Phi
+    G_padded = torch.block_diag(G, torch.eye(N, dtype=torch.float64))
+    C = torch.zeros(n_signals, 2 * N, dtype=torch.float64)
+    C[:, :N] = Y.to(torch.float64) @ Phi                   # Phi^T y, one row per signal
+    out = H.to(torch.float64, copy=True)
+    certified = torch.zeros(n_signals, dtype=torch.bool)
+    active = H != 0
+    signs = torch.sign(out)
+    pending = torch.arange(n_signals)
+    for _ in range(rounds):
+        sizes = active[pending].sum(1)
+        # more atoms than rows: Phi_S^T Phi_S is singular, no unique solve on that support
+        solvable = sizes <= Phi.shape[0]
+        order = torch.argsort(sizes[solvable], stable=True)
+        for chunk in pending[solvable][order].split(_POLISH_CHUNK):
+            if chunk.numel() > 0:
+                _polish_chunk(G, G_padded, C, lam, chunk, active, signs, out, certified)
+        pending = pending[~certified[pending]]
+        if pending.numel() == 0:
+            break
+    return out, certified
+
+
+def _polish_chunk(
+    G: torch.Tensor, G_padded: torch.Tensor, C: torch.Tensor, lam: float, chunk: torch.Tensor,
+    active: torch.Tensor, signs: torch.Tensor, out: torch.Tensor, certified: torch.Tensor,
+) -> None:
+    """One active-set round for the signals ``chunk``; updates the last four arguments.
+
+    ``G_padded`` and ``C`` carry the padding atoms of :func:`_support_polish`.
+    """
+    N = G.shape[0]
+    act = active[chunk]
+    sizes = act.sum(1)
+    k = max(int(sizes.max()), 1)       # an empty support gets one padding atom
+    # each signal's support first (in any order), then distinct padding atoms
+    idx = torch.topk(act.to(torch.int8), k, dim=1).indices
+    slots = torch.arange(k)
+    valid = slots < sizes[:, None]
+    idx = torch.where(valid, idx, N + slots)
+    G_S = G_padded.reshape(-1).index_select(0, (idx[:, :, None] * (2 * N) + idx[:, None, :]).reshape(-1))
+    s = torch.where(valid, signs[chunk].gather(1, idx.clamp(max=N - 1)), 0.0)
+    rhs = C[chunk].gather(1, idx) - lam * s
+    factor, info = torch.linalg.cholesky_ex(G_S.view(len(chunk), k, k))
+    factored = info == 0
+    x = torch.cholesky_solve(rhs[..., None], factor)[..., 0]
+    x = torch.where(factored[:, None], x, 0.0)
+    h = torch.zeros(len(chunk), 2 * N, dtype=G.dtype).scatter_(1, idx, x)[:, :N]
+    correlation = C[chunk, :N] - h @ G                                  # Phi^T (y - Phi h)
+    wrong_sign = valid & (torch.sign(x) != s) & factored[:, None]
+    violation = ~act & (correlation.abs() > lam * (1.0 + _KKT_SLACK)) & factored[:, None]
+    ok = factored & ~wrong_sign.any(1) & ~violation.any(1)
+    out[chunk[ok]] = h[ok]
+    certified[chunk[ok]] = True
+    # the next guess for the others
+    leaving = torch.zeros(len(chunk), 2 * N, dtype=torch.bool).scatter_(1, idx, wrong_sign)
+    act &= ~leaving[:, :N]
+    top = torch.topk(torch.where(violation, correlation.abs(), 0.0), min(_POLISH_ADD, N))
+    joining = torch.zeros_like(act).scatter_(1, top.indices, top.values > 0)
+    active[chunk] = act | joining
+    signs[chunk] = torch.where(joining, torch.sign(correlation), signs[chunk])
+
+
+#: Adaptive step (``step="adaptive"``): each iteration first tries the last accepted step times
+#: _STEP_GROWTH, a failed test multiplies it by _STEP_SHRINK, and it never exceeds _STEP_MAX / L.
+_STEP_GROWTH = 1.05
+_STEP_SHRINK = 0.5
+_STEP_MAX = 64.0
+
+
+def _momentum_weights(n_iter: int, like_tensor: torch.Tensor) -> torch.Tensor:
+    r"""FISTA's extrapolation weights :math:`1 + \beta_j = 1 + (t_j - 1)/t_{j+1}`, for
+    :math:`j = 0, \dots, n_{\text{iter}}` iterations since the (re)start."""
+    t_seq = [1.0]
+    for _ in range(n_iter + 1):
+        t_seq.append(0.5 * (1.0 + (1.0 + 4.0 * t_seq[-1] ** 2) ** 0.5))
+    return like_tensor.new_tensor([1.0 + (t_seq[j] - 1.0) / t_seq[j + 1] for j in range(n_iter + 1)])
+
+
+def _backtracking_step(
+    Phi: torch.Tensor, Y: torch.Tensor, Z: torch.Tensor, PZ: torch.Tensor, lam: float,
+    steps: torch.Tensor, min_step: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Proximal-gradient step from ``Z`` (N, B) with one step per signal, each shrunk until the
+    quadratic upper bound holds along the step.
+
+    With :math:`d = h^+ - z`, the smooth part is quadratic, so the bound
+    :math:`f(h^+) \le f(z) + \nabla f(z)^T d + \lVert d\rVert^2 / (2 s)` is exactly
+    :math:`s\,\lVert\Phi d\rVert^2 \le \lVert d\rVert^2`; it costs no product beyond
+    :math:`\Phi h^+`, which the next iteration needs anyway. A failing signal's step is halved,
+    never below ``min_step`` (:math:`1/L`, where the bound always holds). ``steps`` (1, B) is
+    updated in place; returns :math:`h^+` and :math:`\Phi h^+`.
+    """
+    gradient = Phi.T @ (PZ - Y)
+    H_new = torch.addcmul(Z, gradient, steps, value=-1.0)
+    bound = lam * steps
+    H_new -= torch.clamp(H_new, -bound, bound)                 # soft-threshold, per signal
+    PH_new = Phi @ H_new
+    cols = None                                                # None: every signal
+    while True:
+        if cols is None:
+            d2 = (H_new - Z).square().sum(0)
+            pd2 = (PH_new - PZ).square().sum(0)
+            s = steps[0]
+        else:
+            d2 = (H_new[:, cols] - Z[:, cols]).square().sum(0)
+            pd2 = (PH_new[:, cols] - PZ[:, cols]).square().sum(0)
+            s = steps[0, cols]
+        failed = (s * pd2 > d2) & (s > min_step)
+        if not bool(failed.any()):
+            return H_new, PH_new
+        cols = failed.nonzero().squeeze(1) if cols is None else cols[failed]
+        s_new = torch.clamp(steps[0, cols] * _STEP_SHRINK, min=min_step)
+        steps[0, cols] = s_new
+        Zc = Z[:, cols]
+        Hc = torch.addcmul(Zc, gradient[:, cols], s_new, value=-1.0)
+        Hc -= torch.clamp(Hc, -lam * s_new, lam * s_new)
+        H_new[:, cols] = Hc
+        PH_new[:, cols] = Phi @ Hc
+
+
 def _solve(
     Phi: Any,
     y: Any,
     lam: float,
     *,
     n_iter: int,
-    step: float | None,
+    step: float | str | None,
     h0: Any,
     tol: float | None,
     return_history: bool,
     accelerated: bool,
     restart: bool = False,
+    polish: bool = False,
 ):
     Pt, yt = _prepare(Phi, y)
     lam = check_scalar(lam, "lam", nonnegative=True)
     n_iter = check_positive_int(n_iter, "n_iter", minimum=0)
     L = lipschitz_constant(Pt)
-    if step is None:
+    adaptive = isinstance(step, str)
+    if adaptive and step != "adaptive":
+        raise ValueError(f"step must be a positive float, 'adaptive' or None, got {step!r}")
+    if step is None or adaptive:
         if L == 0:
             raise ValueError("Phi is zero: the Lasso has no curvature and no default step 1/L")
         step = 1.0 / L
@@ -270,16 +440,22 @@ def _solve(
 
     # Work on columns: one signal per column, Y (M, B) and H (N, B). Each iteration is then
     # one or two BLAS products with the batch as the long dimension (measured faster than the
-    # row layout for these shapes) plus two fused element-wise passes.
+    # row layout for these shapes) plus a few fused element-wise passes.
     n_signals = batch_shape.numel()
     Y = yt.reshape(n_signals, M).T.contiguous()
     H = yt.new_zeros(N, n_signals) if h0 is None else h0t.reshape(n_signals, N).T.contiguous()
-    # Gradient step u = z - step * Phi^T (Phi z - y). The Gram form u = (I - step G) z + step c,
+    # Fixed step: u = z - step * Phi^T (Phi z - y). The Gram form u = (I - step G) z + step c,
     # G = Phi^T Phi, c = Phi^T y, costs N^2 per signal instead of 2MN: use it when that is less.
-    use_gram = N < 2 * M
+    # Adaptive step: the product Phi h that the step test needs is kept, and Phi z follows
+    # from it by the same extrapolation as z, so each iteration still costs 2MN.
+    use_gram = N < 2 * M and not adaptive
     if use_gram:
         S = torch.eye(N, dtype=Pt.dtype, device=Pt.device) - step * (Pt.T @ Pt)
         C = step * (Pt.T @ Y)
+    if adaptive:
+        steps = H.new_full((1, n_signals), step)
+        PH = Pt @ H
+        PZ = PH
     threshold = step * lam
     track = return_history or tol is not None
     history = [_objective_columns(Pt, Y, H, lam)] if track else []
@@ -287,21 +463,20 @@ def _solve(
     Z = H  # extrapolated point (FISTA); equals H for ISTA
     t = 1.0
     if restart:
-        # Momentum weights 1 + beta_j = 1 + (t_j - 1)/t_{j+1} by iterations j since the last
-        # restart, looked up per signal (one gather instead of a chain of small vector ops).
-        t_seq = [1.0]
-        for _ in range(n_iter + 1):
-            t_seq.append(0.5 * (1.0 + (1.0 + 4.0 * t_seq[-1] ** 2) ** 0.5))
-        weights = H.new_tensor([1.0 + (t_seq[j] - 1.0) / t_seq[j + 1] for j in range(n_iter + 1)])
+        # momentum weights looked up per signal by iterations since its last restart
+        weights = _momentum_weights(n_iter, H)
         since_restart = torch.zeros(n_signals, dtype=torch.long, device=H.device)
     for k in range(n_iter):
-        if use_gram:
-            U = torch.addmm(C, S, Z)
+        if adaptive:
+            steps = torch.clamp(steps * _STEP_GROWTH, max=_STEP_MAX / L)
+            H_new, PH_new = _backtracking_step(Pt, Y, Z, PZ, lam, steps, step)
+        elif use_gram:
+            H_new = fnn.softshrink(torch.addmm(C, S, Z), threshold)
         else:
             U = torch.addmm(Z, Pt.T, torch.addmm(Y, Pt, Z, beta=-1), alpha=-step)
-        H_new = fnn.softshrink(U, threshold)
+            H_new = fnn.softshrink(U, threshold)
         if not accelerated:
-            Z = H_new
+            beta1 = None                                          # Z = H_new
         elif restart:
             # Gradient restart (O'Donoghue and Candes 2015), per signal, tested every
             # _RESTART_EVERY iterations: where the step H_new - H points against the gradient
@@ -309,12 +484,17 @@ def _solve(
             if k % _RESTART_EVERY == 0:
                 uphill = ((H_new - H) * (Z - H_new)).sum(0) > 0
                 since_restart.masked_fill_(uphill, 0)
-            Z = torch.lerp(H, H_new, weights[since_restart])        # H_new + beta (H_new - H)
+            beta1 = weights[since_restart]
             since_restart += 1
         else:
             t_new = 0.5 * (1.0 + (1.0 + 4.0 * t * t) ** 0.5)
-            Z = torch.lerp(H, H_new, 1.0 + (t - 1.0) / t_new)    # H_new + beta (H_new - H)
+            beta1 = 1.0 + (t - 1.0) / t_new
             t = t_new
+        # Z = H_new + beta (H_new - H), and Phi Z likewise
+        Z = H_new if beta1 is None else torch.lerp(H, H_new, beta1)
+        if adaptive:
+            PZ = PH_new if beta1 is None else torch.lerp(PH, PH_new, beta1)
+            PH = PH_new
         H = H_new
         if track:
             history.append(_objective_columns(Pt, Y, H, lam))
@@ -323,6 +503,12 @@ def _solve(
                 change = (previous - current).abs() / previous.abs().clamp_min(1e-300)
                 if bool((change < tol).all()):
                     break
+
+    if polish:
+        polished, _ = _support_polish(Pt, yt.reshape(n_signals, M), H.T, lam)
+        H = polished.to(H.dtype).T
+        if track:
+            history.append(_objective_columns(Pt, Y, H, lam))
 
     h_out = like(H.T.reshape(batch_shape + (N,)).contiguous(), y)
     if return_history:
@@ -341,10 +527,16 @@ _SOLVER_DOC = r"""
         :math:`\lambda \ge 0`.
     n_iter : int, default 100
         Maximum number of iterations.
-    step : float, optional
+    step : float or "adaptive", optional
         Step size :math:`1/\alpha`; default :math:`1/L` with :math:`L` from
         :func:`lipschitz_constant`. A step larger than :math:`1/L` is allowed (to show divergence)
-        but issues a :class:`StepSizeWarning`.
+        but issues a :class:`StepSizeWarning`. ``"adaptive"``: one step per signal, found by
+        backtracking (Beck and Teboulle 2009) that also tries to grow it: each iteration first
+        tries 1.05 times the last accepted step, and halves it until the quadratic upper bound
+        :math:`\lVert\Phi d\rVert^2 \le \alpha \lVert d\rVert^2` holds along the step
+        :math:`d`, never going below :math:`1/L`. Away from the worst case the local curvature
+        on sparse vectors is well below :math:`L`, so larger steps are accepted and fewer
+        iterations are needed; each iteration costs a few more element-wise passes.
     h0 : (..., N) array, optional
         Starting point (default zeros).
     tol : float, optional
@@ -352,7 +544,15 @@ _SOLVER_DOC = r"""
         :math:`|F_{k-1} - F_k| / |F_{k-1}|` is below ``tol``.
     return_history : bool, default False
         Also return the objective per iteration, shape ``(n_done + 1, ...)``; row 0 is the
-        objective at ``h0``.
+        objective at ``h0`` (with ``polish``, one more row: the objective after polishing).
+    polish : bool, default False
+        After the iterations, try to make each signal's solution exact: a few rounds of an
+        active-set method guess the support :math:`S` and signs :math:`s` from the iterate,
+        solve :math:`\Phi_S^T\Phi_S h_S = \Phi_S^T y - \lambda s` (in float64), and keep the
+        result only where it satisfies the Lasso's optimality conditions (then it is the
+        optimum, to rounding and a relative slack of 1e-9). Signals not certified keep their
+        last iterate. Pays off when the iterations have nearly found the support, as
+        proximal-gradient methods do in finitely many iterations on most problems.
 
     Returns
     -------
@@ -362,7 +562,8 @@ _SOLVER_DOC = r"""
     Raises
     ------
     ValueError
-        On mismatched shapes, non-finite data, negative ``lam``, non-positive ``step``/``tol``.
+        On mismatched shapes, non-finite data, negative ``lam``, non-positive ``step``/``tol``,
+        or a string ``step`` other than ``"adaptive"``.
     """
 
 
@@ -376,10 +577,11 @@ def ista(
     h0: ArrayLike | None = None,
     tol: float | None = None,
     return_history: bool = False,
+    polish: bool = False,
 ):
     return _solve(
         Phi, y, lam, n_iter=n_iter, step=step, h0=h0, tol=tol,
-        return_history=return_history, accelerated=False,
+        return_history=return_history, accelerated=False, polish=polish,
     )
 
 
@@ -394,10 +596,11 @@ def fista(
     tol: float | None = None,
     return_history: bool = False,
     restart: bool = False,
+    polish: bool = False,
 ):
     return _solve(
         Phi, y, lam, n_iter=n_iter, step=step, h0=h0, tol=tol,
-        return_history=return_history, accelerated=True, restart=restart,
+        return_history=return_history, accelerated=True, restart=restart, polish=polish,
     )
 
 
@@ -436,10 +639,10 @@ fista.__doc__ = r"""Fast iterative soft-thresholding (FISTA; Beck and Teboulle 2
     worst-case rate, it removes the momentum's oscillations and typically converges much faster
     once the support is found; off by default (the plain recursion above).
 """ + _SOLVER_DOC.replace(
-    """        objective at ``h0``.
+    """    polish : bool, default False
 """,
-    """        objective at ``h0``.
-    restart : bool, default False
+    """    restart : bool, default False
         Per-signal gradient restart of the momentum (see above).
+    polish : bool, default False
 """,
 )

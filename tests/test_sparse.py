@@ -205,3 +205,107 @@ def test_fast_soft_threshold_matches_the_formula_in_value_and_gradient(per_coeff
     for fast, ref in zip(g_fast, g_ref):
         torch.testing.assert_close(fast, ref)
     assert torch.autograd.gradcheck(lambda z_, b_: _soft(z_, b_), (z, b))
+
+
+# --- adaptive step and support polish ---------------------------------------------------------
+
+def _lasso_optimum(Phi, y, lam):
+    ref = Lasso(alpha=lam / Phi.shape[0], fit_intercept=False, tol=1e-14, max_iter=10**6)
+    return np.array([lasso_objective(Phi, yi, ref.fit(Phi, yi).coef_, lam) for yi in y])
+
+
+def _satisfies_lasso_optimality(Phi, y, h, lam, slack=1e-8):
+    """Phi^T (y - Phi h) = lam sign(h) on the support and |.| <= lam off it."""
+    correlation = (y - h @ Phi.T) @ Phi
+    on = h != 0
+    return (np.allclose(correlation[on], lam * np.sign(h[on]), rtol=1e-8, atol=1e-10 * lam)
+            and bool(np.all(np.abs(correlation[~on]) <= lam * (1 + slack))))
+
+
+@pytest.mark.parametrize("solver", [ista, fista])
+def test_adaptive_step_reaches_the_lasso_optimum(problem, solver):
+    Phi, y = problem
+    lam = 0.05
+    h = solver(Phi, y, lam, n_iter=3000, step="adaptive")
+    f_star = _lasso_optimum(Phi, y, lam)
+    assert np.all((lasso_objective(Phi, y, h, lam) - f_star) / f_star <= 1e-6)
+
+
+def test_ista_with_adaptive_step_never_increases_the_objective(problem):
+    # each accepted step satisfies the quadratic upper bound, so ISTA stays a descent method
+    Phi, y = problem
+    _, history = ista(Phi, y, 0.05, n_iter=300, step="adaptive", return_history=True)
+    assert np.all(np.diff(history, axis=0) <= 1e-12 * np.abs(history[:-1]))
+
+
+def test_adaptive_step_takes_fewer_iterations_here(problem):
+    Phi, y = problem
+    lam = 0.05
+    f_star = _lasso_optimum(Phi, y, lam)
+    gap = {step: np.median((lasso_objective(Phi, y, ista(Phi, y, lam, n_iter=100, step=step),
+                                            lam) - f_star) / f_star)
+           for step in (None, "adaptive")}
+    assert gap["adaptive"] < 0.1 * gap[None]
+
+
+def test_unknown_step_string_is_rejected(problem):
+    Phi, y = problem
+    with pytest.raises(ValueError, match="step must be a positive float, 'adaptive' or None"):
+        fista(Phi, y, 0.1, step="auto")
+
+
+def test_polish_returns_the_exact_optimum_once_the_support_is_found(problem):
+    Phi, y = problem
+    lam = 0.05
+    rough = fista(Phi, y, lam, n_iter=15, restart=True)
+    h = fista(Phi, y, lam, n_iter=15, restart=True, polish=True)
+    f_star = _lasso_optimum(Phi, y, lam)
+    assert np.all((lasso_objective(Phi, y, rough, lam) - f_star) / f_star > 1e-6)
+    assert np.all(np.abs(lasso_objective(Phi, y, h, lam) - f_star) / f_star <= 1e-12)
+    assert _satisfies_lasso_optimality(Phi, y, h, lam)
+
+
+def test_polish_keeps_the_iterate_where_it_cannot_certify(problem):
+    # from zero after one iteration the support is far from right: every signal the polish
+    # changed must satisfy the optimality conditions, every other one is the iterate itself
+    Phi, y = problem
+    rough = fista(Phi, y, 0.01, n_iter=1)
+    h = fista(Phi, y, 0.01, n_iter=1, polish=True)
+    changed = np.any(h != rough, axis=1)
+    assert not changed.all()
+    for i in np.flatnonzero(changed):
+        assert _satisfies_lasso_optimality(Phi, y[i:i + 1], h[i:i + 1], 0.01)
+
+
+def test_polish_treats_a_batch_like_its_signals_one_by_one():
+    # supports of very different sizes share one padded, batched factorisation
+    rng = np.random.default_rng(3)
+    Phi = rng.standard_normal((40, 80)) / np.sqrt(40)
+    codes = np.zeros((6, 80))
+    for i, k in enumerate((0, 1, 3, 8, 12, 20)):
+        codes[i, rng.choice(80, k, replace=False)] = rng.standard_normal(k)
+    y = codes @ Phi.T + 0.01 * rng.standard_normal((6, 40))
+    for n_iter in (40, 300):     # after 40 iterations only some signals can be certified
+        batch = fista(Phi, y, 0.02, n_iter=n_iter, restart=True, polish=True)
+        alone = np.stack([fista(Phi, yi, 0.02, n_iter=n_iter, restart=True, polish=True)
+                          for yi in y])
+        np.testing.assert_allclose(batch, alone, rtol=1e-10, atol=1e-13)
+    assert _satisfies_lasso_optimality(Phi, y, batch, 0.02)
+
+
+def test_polish_gives_float32_input_the_float64_optimum(problem):
+    Phi, y = problem
+    lam = 0.05
+    h32 = fista(Phi.astype(np.float32), y.astype(np.float32), lam, n_iter=60, restart=True,
+                polish=True)
+    assert h32.dtype == np.float32
+    f_star = _lasso_optimum(Phi, y, lam)
+    gap = (lasso_objective(Phi, y, h32.astype(np.float64), lam) - f_star) / f_star
+    assert np.all(gap <= 1e-7)
+
+
+def test_polish_adds_one_history_row(problem):
+    Phi, y = problem
+    _, history = fista(Phi, y, 0.05, n_iter=10, polish=True, return_history=True)
+    assert history.shape == (12, len(y))
+    assert np.all(history[-1] <= history[-2] + 1e-12)
