@@ -366,9 +366,7 @@ def _backtracking_step(
     updated in place; returns :math:`h^+` and :math:`\Phi h^+`.
     """
     gradient = Phi.T @ (PZ - Y)
-    H_new = torch.addcmul(Z, gradient, steps, value=-1.0)
-    bound = lam * steps
-    H_new -= torch.clamp(H_new, -bound, bound)                 # soft-threshold, per signal
+    H_new = _soft_values(torch.addcmul(Z, gradient, steps, value=-1.0), lam * steps)
     PH_new = Phi @ H_new
     cols = None                                                # None: every signal
     while True:
@@ -387,8 +385,7 @@ def _backtracking_step(
         s_new = torch.clamp(steps[0, cols] * _STEP_SHRINK, min=min_step)
         steps[0, cols] = s_new
         Zc = Z[:, cols]
-        Hc = torch.addcmul(Zc, gradient[:, cols], s_new, value=-1.0)
-        Hc -= torch.clamp(Hc, -lam * s_new, lam * s_new)
+        Hc = _soft_values(torch.addcmul(Zc, gradient[:, cols], s_new, value=-1.0), lam * s_new)
         H_new[:, cols] = Hc
         PH_new[:, cols] = Phi @ Hc
 
