@@ -424,11 +424,40 @@ def run_case(key: str, args: argparse.Namespace, rates: dict[str, float]) -> dic
             checks[f"{dtype_name}: fastest fista variant"] = best
             checks[f"{dtype_name}: goal met by the fastest fista variant"] = (
                 "met" if speedups[best] >= goal else "missed")
+        checks.update(dense_product_bound(dtype_name, M, N, len(X), knobs, times, round_rates,
+                                          goal))
         print_rows(rows)
     return dict(case=key, name=prob["name"], description=prob["description"], M=M, N=N,
                 n_signals=len(X), lam=lam, lam_rule=prob["lam_rule"],
                 reference={k: v for k, v in ref.items() if k not in ("H", "F")},
                 results=results, checks=checks, matmul_gflops_per_round=probe_rates)
+
+
+def dense_product_bound(dtype_name: str, M: int, N: int, n_signals: int, knobs: dict[str, Any],
+                        times: dict[str, list[float]], round_rates: list[float],
+                        goal: float) -> dict[str, Any]:
+    """The most any unpolished FISTA configuration could gain over sparse_encode at its
+    iteration count, if its iterations cost nothing but their dense products at the
+    large-matmul rate of the same round.
+
+    A FISTA iteration with dense products costs at least min(2 M N, N^2) multiply-adds per
+    signal (two products with Phi, or one with the Gram matrix). Returns the checks to record;
+    nothing when a configuration or sparse_encode was not timed.
+    """
+    counts = {n: knobs[n] for n in ("fista", "fista_restart", "fista_adaptive")
+              if isinstance(knobs.get(n), int)}
+    if not counts or "sparse_encode_cd" not in times:
+        return {}
+    fewest = min(counts, key=counts.get)
+    flops = 2.0 * n_signals * min(2 * M * N, N * N) * counts[fewest]
+    bounds = [flops / (rate * 1e9) for rate in round_rates]
+    ceiling = _common.median([t / b for t, b in zip(times["sparse_encode_cd"], bounds)])
+    return {
+        f"{dtype_name}: fewest fista iterations (restart, adaptive or plain)": counts[fewest],
+        f"{dtype_name}: their dense products at the large-matmul rate, s": _common.median(bounds),
+        f"{dtype_name}: sparse_encode_cd time / that bound": ceiling,
+        f"{dtype_name}: goal reachable with dense products": "yes" if ceiling >= goal else "no",
+    }
 
 
 def print_rows(rows: list[dict[str, Any]]) -> None:
