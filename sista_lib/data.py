@@ -223,6 +223,14 @@ def load_photo(name: str) -> np.ndarray:
     return _photo(_check_name(name)).copy()
 
 
+def _center_square(image: np.ndarray) -> np.ndarray:
+    """The largest square centred in a 2-D image (a view, no copy)."""
+    rows, cols = image.shape
+    side = min(rows, cols)
+    top, left = (rows - side) // 2, (cols - side) // 2
+    return image[top:top + side, left:left + side]
+
+
 def square_photo(name: str, size: int = 128) -> np.ndarray:
     """A bundled photo as one ``size x size`` image: its centre square, cubic-resized.
 
@@ -238,11 +246,8 @@ def square_photo(name: str, size: int = 128) -> np.ndarray:
 
     size = check_positive_int(size, "size")
     im = load_photo(name)
-    rows, cols = im.shape
-    s = min(rows, cols)
-    top, left = (rows - s) // 2, (cols - s) // 2
-    square = im[top:top + s, left:left + s]
-    return np.clip(resize(square, (size, size), order=3, anti_aliasing=True), 0.0, 1.0)
+    square = resize(_center_square(im), (size, size), order=3, anti_aliasing=True)
+    return np.clip(square, 0.0, 1.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -416,12 +421,8 @@ def paper_preprocess(image: Any, size: int = 128, *, anti_aliasing: bool = False
         raise TypeError(f"image must have dtype uint8 (values 0..255), got {image.dtype}")
     size = check_positive_int(size, "size")
     grey = to_grey(image)
-    H, W = grey.shape
-    side = min(H, W)
-    top, left = (H - side) // 2, (W - side) // 2
-    square = grey[top:top + side, left:left + side]
-    out = resize(square, (size, size), order=3, mode="reflect", anti_aliasing=anti_aliasing,
-                 preserve_range=True)
+    out = resize(_center_square(grey), (size, size), order=3, mode="reflect",
+                 anti_aliasing=anti_aliasing, preserve_range=True)
     return np.clip(out / 255.0, 0.0, 1.0)
 
 
