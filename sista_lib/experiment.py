@@ -10,7 +10,7 @@ Command line (``python -m sista_lib.experiment --help``)::
 Each (model, seed) run trains with :func:`sista_lib.train.train` on the images of
 :func:`sista_lib.data.make_splits`, measured with the paper's :math:`A` (``M = 32``,
 :math:`N = 128`, divided by 3) and scored on the test images with the paper's protocol
-(:func:`sista_lib.train.evaluate`). The unsupervised baselines (untrained SISTA with
+(:func:`sista_lib.evaluate.evaluate`). The unsupervised baselines (untrained SISTA with
 :math:`K = 3`, SISTA and the per-column Lasso run to convergence) are scored the same way.
 
 Layout of ``--out`` (every file is written atomically)::
@@ -36,17 +36,11 @@ others from their last epoch (bit-identically).
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import datetime as _dt
 import html
 import json
 import os
-import platform
-import shlex
-import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -55,17 +49,11 @@ import numpy as np
 import torch
 
 from ._checks import check_positive_int, check_scalar, dataclass_from_dict
+from .checkpoints import atomic_write_text, jsonable, save_parameters
+from .evaluate import evaluate, evaluate_baselines
 from .models import MODEL_NAMES
-from .train import (
-    TrainConfig,
-    _jsonable,
-    atomic_write_text,
-    evaluate,
-    evaluate_baselines,
-    parameter_snapshot,
-    save_parameters,
-    train,
-)
+from .provenance import finish_provenance, provenance
+from .train import TrainConfig, parameter_snapshot, train
 
 __all__ = [
     "MODEL_NAMES",
@@ -78,8 +66,6 @@ __all__ = [
     "load_results",
     "results_table",
     "learning_curves",
-    "provenance",
-    "main",
 ]
 
 SCHEMA = "sista_lib.experiment/1"
@@ -194,84 +180,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 # --------------------------------------------------------------------------------------------
-# provenance
-# --------------------------------------------------------------------------------------------
-
-
-def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-
-
-def _git(*args: str) -> str | None:
-    root = Path(__file__).resolve().parent.parent
-    try:
-        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
-                             timeout=20, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
-
-
-def _cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def _versions() -> dict[str, str | None]:
-    import importlib.metadata as md
-
-    out: dict[str, str | None] = {"python": platform.python_version()}
-    for dist in ("sista_lib", "torch", "numpy", "scipy", "PyWavelets", "scikit-image",
-                 "safetensors"):
-        try:
-            out[dist] = md.version(dist)
-        except md.PackageNotFoundError:
-            out[dist] = None
-    return out
-
-
-def provenance(command: str | None = None) -> dict[str, Any]:
-    """Where and how a result is computed: the command, git commit and dirty flag (tracked
-    files), library versions, CPU/GPU, threads and the start time. ``finish_provenance``
-    adds the end and wall time.
-
-    Parameters
-    ----------
-    command : str, optional
-        The command line; default ``sys.argv`` as one shell-quoted string.
-    """
-    status = _git("status", "--porcelain", "--untracked-files=no")
-    return {
-        "command": shlex.join(sys.argv) if command is None else command,
-        "cwd": os.getcwd(),
-        "git_commit": _git("rev-parse", "HEAD"),
-        "git_dirty": None if status is None else bool(status),
-        "versions": _versions(),
-        "platform": platform.platform(),
-        "cpu": _cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-        "torch_threads": torch.get_num_threads(),
-        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "start": _now(),
-        "_t0": time.perf_counter(),
-    }
-
-
-def finish_provenance(prov: dict[str, Any]) -> dict[str, Any]:
-    """A copy of ``prov`` with ``end`` and ``wall_time_s``."""
-    out = {k: v for k, v in prov.items() if k != "_t0"}
-    out["end"] = _now()
-    out["wall_time_s"] = time.perf_counter() - prov["_t0"]
-    return out
-
-
 # --------------------------------------------------------------------------------------------
 # data
 # --------------------------------------------------------------------------------------------
@@ -435,7 +343,7 @@ def run_baselines(
     for key, entry in base.items():
         rec = {k: v for k, v in entry.items() if k != "scores"}
         rec.update(_scores_record(entry["scores"]))
-        methods[key] = _jsonable(rec)
+        methods[key] = jsonable(rec)
     record = {
         "schema": SCHEMA,
         "kind": "baselines",
@@ -700,102 +608,7 @@ def learning_curves(
     return curves, bands
 
 
-# --------------------------------------------------------------------------------------------
-# command line
-# --------------------------------------------------------------------------------------------
+if __name__ == "__main__":  # ``python -m sista_lib.experiment``: the command line lives in cli
+    from .cli import main
 
-
-def _nonneg_int(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {v}")
-    return v
-
-
-def _pos_int(text: str) -> int:
-    v = _nonneg_int(text)
-    if v == 0:
-        raise argparse.ArgumentTypeError("expected an integer >= 1, got 0")
-    return v
-
-
-def _pos_float(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not (v > 0 and np.isfinite(v)):
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
-    return v
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="python -m sista_lib.experiment",
-        description="Train the SISTA-RNN and its baselines on sequential compressive sensing "
-                    "of images, score them with the paper's protocol, write results.json.",
-    )
-    p.add_argument("--preset", choices=sorted(PRESETS), default="quick",
-                   help="starting values (default: quick)")
-    p.add_argument("--models", nargs="+", choices=MODEL_NAMES, default=list(MODEL_NAMES),
-                   metavar="MODEL", help=f"models to train, among {', '.join(MODEL_NAMES)} "
-                                         "(default: all)")
-    p.add_argument("--seeds", nargs="+", type=_nonneg_int, default=None,
-                   help="seeds (default: the preset's)")
-    p.add_argument("--out", required=True, help="output folder, e.g. results/paper")
-    p.add_argument("--epochs", type=_nonneg_int, help="override the preset's epochs")
-    p.add_argument("--n-train", type=_pos_int, help="override the number of training images")
-    p.add_argument("--n-val", type=_pos_int, help="override the number of validation images")
-    p.add_argument("--n-test", type=_pos_int, help="override the number of test images")
-    p.add_argument("--batch-size", type=_pos_int, help="override the batch size")
-    p.add_argument("--lr", type=_pos_float, help="override the learning rate")
-    p.add_argument("--clip-grad-norm", type=_pos_float,
-                   help="clip the global gradient norm (default: no clipping)")
-    p.add_argument("--source", choices=("bundled", "caltech256"),
-                   help="image source (default: bundled photos; caltech256 needs --caltech-root)")
-    p.add_argument("--caltech-root", help="folder of a local Caltech-256 copy (the paper's data)")
-    p.add_argument("--dtype", choices=("float32", "float64"),
-                   help="parameter precision of the networks (default float32)")
-    p.add_argument("--resume", action="store_true",
-                   help="skip finished runs, continue unfinished ones from their last epoch")
-    p.add_argument("--merge", action="store_true",
-                   help="only merge the finished runs of --out into results.json")
-    p.add_argument("--no-baselines", action="store_true",
-                   help="do not score the unsupervised baselines in this process")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    p.add_argument("--threads", type=_pos_int, default=1,
-                   help="torch threads (default 1: run one process per core)")
-    return p
-
-
-_OVERRIDES = ("epochs", "n_train", "n_val", "n_test", "batch_size", "lr", "clip_grad_norm",
-              "dtype", "source", "caltech_root")
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m sista_lib.experiment``; returns the exit status."""
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
-    command = shlex.join(["python", "-m", "sista_lib.experiment", *argv])
-    torch.set_num_threads(args.threads)
-    if args.merge:
-        results = merge(args.out, command=command)
-        print(results_table(results))
-        return 0
-    preset = PRESETS[args.preset]
-    overrides = {k: getattr(args, k) for k in _OVERRIDES if getattr(args, k) is not None}
-    values = {**preset["config"].to_dict(), **overrides}
-    config = ExperimentConfig.from_dict(values)
-    seeds = preset["seeds"] if args.seeds is None else args.seeds
-    results = run_experiment(config, args.out, models=args.models, seeds=seeds,
-                             baselines=not args.no_baselines, resume=args.resume,
-                             progress=not args.no_progress, command=command)
-    print(results_table(results))
-    return 0
-
-
-if __name__ == "__main__":
     sys.exit(main())

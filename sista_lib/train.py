@@ -1,4 +1,4 @@
-r"""Training loop, checkpoints and the paper's evaluation protocol.
+r"""The training loop: configuration, optimiser, the loop itself and its result.
 
 Every model of :mod:`sista_lib.models` maps measurements :math:`x_{1:T}` (time-major,
 ``(T, B, M)``) to estimates :math:`\hat y_{1:T}` (``(T, B, N)``). Training minimises the mean
@@ -13,33 +13,26 @@ with the lowest validation loss: the paper's protocol (see :class:`TrainConfig`)
 
 :func:`train` is deterministic given ``TrainConfig.seed`` (the order of the batches of epoch
 :math:`e` is drawn from a generator seeded with ``(seed, e)``), writes a checkpoint after every
-epoch (:func:`save_checkpoint`: one safetensors file, written atomically, no pickle) and can
-resume from it exactly. A non-finite loss or gradient raises :class:`TrainingDivergedError`.
-
-:func:`evaluate` applies the paper's scoring (de-normalise, clip, 8-bit quantise, per-image
-MSE/PSNR/SSIM; :func:`sista_lib.metrics.score_images`); :func:`evaluate_baselines` scores the
-unsupervised baselines (untrained SISTA with :math:`K = 3`, SISTA to convergence, the
-per-column Lasso to convergence) the same way.
+epoch (:func:`sista_lib.checkpoints.save_checkpoint`: one safetensors file, written atomically,
+no pickle) and can resume from it exactly. A non-finite loss or gradient raises
+:class:`TrainingDivergedError`. Scoring lives in :mod:`sista_lib.evaluate`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
-import random
-import struct
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
 from ._checks import check_positive_int, check_scalar, dataclass_from_dict
+from .checkpoints import jsonable, load_checkpoint, restore_rng_state, save_checkpoint
+from .evaluate import _batches, _check_dataset, _default_collate, _model_dtype, mean_loss
 
 __all__ = [
     "TrainingDivergedError",
@@ -48,21 +41,8 @@ __all__ = [
     "RMSprop",
     "make_optimizer",
     "train",
-    "predict",
-    "reconstruct_images",
-    "evaluate",
-    "evaluate_baselines",
     "parameter_snapshot",
-    "atomic_write_bytes",
-    "atomic_write_text",
-    "save_checkpoint",
-    "load_checkpoint",
-    "save_parameters",
-    "load_parameters",
 ]
-
-CHECKPOINT_FORMAT = "sista_lib.train.checkpoint/1"
-PARAMETERS_FORMAT = "sista_lib.train.parameters/1"
 
 
 # --------------------------------------------------------------------------------------------
@@ -308,262 +288,13 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 
 
 # --------------------------------------------------------------------------------------------
-# Atomic files and checkpoints (safetensors + JSON, no pickle)
-# --------------------------------------------------------------------------------------------
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, then
-    ``os.replace``. If anything fails, ``path`` keeps its previous content (or stays absent)
-    and the temporary file is removed."""
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"data must be bytes, got {type(data).__name__}")
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; results are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """:func:`atomic_write_bytes` for UTF-8 text."""
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def _jsonable(x: Any) -> Any:
-    """Tensors/arrays to (nested) lists, NumPy scalars to Python numbers, recursively."""
-    if isinstance(x, torch.Tensor):
-        x = x.detach().cpu()
-        return x.item() if x.numel() == 1 and x.ndim == 0 else x.tolist()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, Mapping):
-        return {str(k): _jsonable(v) for k, v in x.items()}
-    if isinstance(x, (list, tuple)):
-        return [_jsonable(v) for v in x]
-    return x
-
-
-def _read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    """Tensors and string metadata of a safetensors file (one read; no code execution)."""
-    from safetensors.torch import load as st_load
-
-    with open(path, "rb") as f:
-        blob = f.read()
-    if len(blob) < 8:
-        raise ValueError(f"{os.fspath(path)!r} is not a safetensors file (too short)")
-    (n_header,) = struct.unpack("<Q", blob[:8])
-    if n_header > len(blob) - 8:
-        raise ValueError(f"{os.fspath(path)!r} is not a valid safetensors file (bad header)")
-    try:
-        header = json.loads(blob[8:8 + n_header])
-        tensors = st_load(blob)
-    except Exception as exc:  # corrupt or foreign file
-        raise ValueError(f"{os.fspath(path)!r} is not a valid safetensors file: {exc}") from exc
-    return tensors, dict(header.get("__metadata__") or {})
-
-
-def _safetensors_bytes(tensors: Mapping[str, torch.Tensor], metadata: Mapping[str, str]) -> bytes:
-    from safetensors.torch import save as st_save
-
-    # clone: safetensors refuses tensors sharing memory (tied weights, views)
-    flat = {k: v.detach().cpu().clone().contiguous() for k, v in tensors.items()}
-    return st_save(flat, metadata=dict(metadata))
-
-
-def save_parameters(path: str | os.PathLike, state: nn.Module | Mapping[str, torch.Tensor],
-                    metadata: Mapping[str, Any] | None = None) -> None:
-    """Save a model's parameters (or a state dict) as a safetensors file, atomically.
-
-    ``metadata`` (JSON-serialisable) is stored in the file's header and returned by
-    :func:`load_parameters`.
-    """
-    if isinstance(state, nn.Module):
-        state = state.state_dict()
-    if not isinstance(state, Mapping):
-        raise TypeError(f"state must be an nn.Module or a state dict, got {type(state).__name__}")
-    meta = {"format": PARAMETERS_FORMAT, "json": json.dumps(_jsonable(metadata or {}))}
-    atomic_write_bytes(path, _safetensors_bytes(state, meta))
-
-
-def load_parameters(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Inverse of :func:`save_parameters`: ``(state_dict, metadata)``; no pickle involved."""
-    tensors, meta = _read_safetensors(path)
-    if meta.get("format") != PARAMETERS_FORMAT:
-        raise ValueError(f"{os.fspath(path)!r} is not a sista_lib parameters file")
-    return tensors, json.loads(meta.get("json", "{}"))
-
-
-def _optimizer_to_flat(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    sd = optimizer.state_dict()
-    tensors, scalars = {}, {}
-    for idx, st in sd["state"].items():
-        for key, val in st.items():
-            if isinstance(val, torch.Tensor):
-                tensors[f"optim/{idx}/{key}"] = val
-            else:
-                scalars[f"{idx}/{key}"] = val
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
-
-
-def _optimizer_from_flat(tensors: Mapping[str, torch.Tensor], info: Mapping[str, Any]) -> dict:
-    state: dict[int, dict[str, Any]] = {}
-    for name, val in tensors.items():
-        _, idx, key = name.split("/", 2)
-        state.setdefault(int(idx), {})[key] = val
-    for name, val in info["scalars"].items():
-        idx, key = name.split("/", 1)
-        state.setdefault(int(idx), {})[key] = val
-    return {"state": state, "param_groups": info["param_groups"]}
-
-
-def _rng_state() -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    np_state = np.random.get_state()
-    py_state = random.getstate()
-    return (
-        {"rng/torch": torch.get_rng_state()},
-        {
-            "numpy": [np_state[0], np_state[1].tolist(), int(np_state[2]), int(np_state[3]),
-                      float(np_state[4])],
-            "python": [py_state[0], list(py_state[1]), py_state[2]],
-        },
-    )
-
-
-def _set_rng_state(tensors: Mapping[str, torch.Tensor], info: Mapping[str, Any]) -> None:
-    torch.set_rng_state(tensors["rng/torch"])
-    n = info["numpy"]
-    np.random.set_state((n[0], np.asarray(n[1], dtype=np.uint32), n[2], n[3], n[4]))
-    p = info["python"]
-    random.setstate((p[0], tuple(p[1]), p[2]))
-
-
-def save_checkpoint(
-    path: str | os.PathLike,
-    model: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    best_state: Mapping[str, torch.Tensor],
-    history: Mapping[str, Any],
-) -> None:
-    """Write a resumable training checkpoint: one safetensors file, atomically.
-
-    Tensors: the model's state, the best state, the optimiser's state tensors and torch's RNG
-    state. The header's metadata holds, as JSON, ``history`` (losses, epoch, best epoch,
-    config...), the optimiser's hyper-parameters and the NumPy/Python RNG states.
-    """
-    tensors: dict[str, torch.Tensor] = {}
-    tensors.update({f"model/{k}": v for k, v in model.state_dict().items()})
-    tensors.update({f"best/{k}": v for k, v in best_state.items()})
-    opt_tensors, opt_info = _optimizer_to_flat(optimizer)
-    tensors.update(opt_tensors)
-    rng_tensors, rng_info = _rng_state()
-    tensors.update(rng_tensors)
-    payload = {"history": _jsonable(history), "optimizer": _jsonable(opt_info), "rng": rng_info}
-    meta = {"format": CHECKPOINT_FORMAT, "json": json.dumps(payload)}
-    atomic_write_bytes(path, _safetensors_bytes(tensors, meta))
-
-
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a checkpoint written by :func:`save_checkpoint` (safetensors + JSON; no pickle).
-
-    Returns
-    -------
-    dict with keys ``"model"`` and ``"best"`` (state dicts), ``"optimizer"`` (an optimiser
-    state dict), ``"history"`` (dict) and ``"rng"`` (what :func:`train` restores).
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ValueError
-        If the file is not a sista_lib training checkpoint.
-    """
-    tensors, meta = _read_safetensors(path)
-    if meta.get("format") != CHECKPOINT_FORMAT:
-        raise ValueError(f"{os.fspath(path)!r} is not a sista_lib training checkpoint")
-    payload = json.loads(meta["json"])
-    groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "best": {}, "optim": {}, "rng": {}}
-    for name, val in tensors.items():
-        head, _, rest = name.partition("/")
-        if head in ("model", "best"):
-            groups[head][rest] = val
-        else:
-            groups["optim" if head == "optim" else "rng"][name] = val
-    return {
-        "model": groups["model"],
-        "best": groups["best"],
-        "optimizer": _optimizer_from_flat(groups["optim"], payload["optimizer"]),
-        "history": payload["history"],
-        "rng": (groups["rng"], payload["rng"]),
-    }
-
-
-# --------------------------------------------------------------------------------------------
 # The loop
 # --------------------------------------------------------------------------------------------
-
-
-def _default_collate():
-    from .data import collate_time_major
-
-    return collate_time_major
-
-
-def _check_dataset(dataset: Any, name: str) -> int:
-    if not hasattr(dataset, "__getitem__") or not hasattr(dataset, "__len__"):
-        raise TypeError(f"{name} must be a map-style dataset (with __len__ and __getitem__), "
-                        f"got {type(dataset).__name__}")
-    n = len(dataset)
-    if n == 0:
-        raise ValueError(f"{name} is empty")
-    return n
-
-
-def _batches(dataset, indices: Sequence[int], batch_size: int, collate_fn, dtype):
-    for start in range(0, len(indices), batch_size):
-        idx = indices[start:start + batch_size]
-        x, y = collate_fn([dataset[int(i)] for i in idx])
-        yield x.to(dtype), y.to(dtype), len(idx)
-
-
-def _model_dtype(model: nn.Module) -> torch.dtype:
-    for p in model.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return torch.get_default_dtype()
 
 
 def _epoch_permutation(n: int, seed: int, epoch: int) -> list[int]:
     g = torch.Generator().manual_seed(int(seed) * 1_000_003 + int(epoch))
     return torch.randperm(n, generator=g).tolist()
-
-
-@torch.no_grad()
-def _mean_loss(model: nn.Module, dataset, batch_size: int, collate_fn, dtype) -> float:
-    was_training = model.training
-    model.eval()
-    total, count = 0.0, 0
-    for x, y, _ in _batches(dataset, list(range(len(dataset))), batch_size, collate_fn, dtype):
-        total += float(((model(x) - y) ** 2).sum())
-        count += y.numel()
-    model.train(was_training)
-    return total / count
 
 
 def _clone_state(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -613,7 +344,7 @@ def train(
     config : TrainConfig, optional
         Default ``TrainConfig()`` (the paper's preset).
     checkpoint_path : path, optional
-        Write a checkpoint (:func:`save_checkpoint`) there after every epoch.
+        Write a checkpoint (:func:`sista_lib.checkpoints.save_checkpoint`) there after every epoch.
     resume : bool, default False
         Continue from ``checkpoint_path`` if the file exists (model, optimiser, RNG states,
         history, best state): the result is identical to an uninterrupted run. ``config.epochs``
@@ -659,14 +390,14 @@ def train(
     batches_per_epoch = math.ceil(n_train / config.batch_size)
 
     def val_loss_of(epoch: int) -> float:
-        v = _mean_loss(model, val_set, config.eval_batch_size, collate_fn, dtype)
+        v = mean_loss(model, val_set, config.eval_batch_size, collate_fn, dtype)
         if not math.isfinite(v):
             raise TrainingDivergedError(epoch, 0, v, "validation loss")
         return v
 
     def snapshot(epoch: int) -> None:
         if callback is not None:
-            snapshots.append(_jsonable(callback(model, epoch)))
+            snapshots.append(jsonable(callback(model, epoch)))
 
     start_epoch = 0
     if resume and os.path.exists(checkpoint_path):
@@ -684,7 +415,7 @@ def train(
                              f"beyond config.epochs={config.epochs}")
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
-        _set_rng_state(*ckpt["rng"])
+        restore_rng_state(*ckpt["rng"])
         best_state = ckpt["best"]
         start_epoch = int(hist["epoch"])
         train_losses, val_losses = list(hist["train_loss"]), list(hist["val_loss"])
@@ -760,186 +491,6 @@ def train(
         best_state=best_state, steps=steps, snapshots=snapshots, config=config,
         resumed_from_epoch=start_epoch,
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Prediction and the paper's scoring
-# --------------------------------------------------------------------------------------------
-
-
-@torch.no_grad()
-def predict(model: nn.Module, dataset: Any, batch_size: int = 256, *,
-            collate_fn: Callable | None = None) -> torch.Tensor:
-    r"""The model's estimates :math:`\hat y_t` for every sequence of ``dataset``, in order.
-
-    Parameters
-    ----------
-    model : nn.Module
-        Maps (T, B, M) to (T, B, N); run in ``eval()`` mode without gradients.
-    dataset : map-style dataset of ``(x (T, M), y (T, N))`` pairs
-    batch_size : int, default 256
-
-    Returns
-    -------
-    (T, n, N) tensor in the model's dtype (normalised units, like the targets).
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    n = _check_dataset(dataset, "dataset")
-    batch_size = check_positive_int(batch_size, "batch_size")
-    collate_fn = _default_collate() if collate_fn is None else collate_fn
-    dtype = _model_dtype(model)
-    was_training = model.training
-    model.eval()
-    try:
-        parts = [model(x) for x, _, _ in _batches(dataset, list(range(n)), batch_size,
-                                                  collate_fn, dtype)]
-    finally:
-        model.train(was_training)
-    return torch.cat(parts, dim=1)
-
-
-def _check_images(images: Any) -> np.ndarray:
-    arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"images must be a real numeric array, got dtype {arr.dtype}")
-    if arr.ndim != 3 or arr.shape[0] == 0:
-        raise ValueError(f"images must have shape (n_images, H, W) with n_images >= 1, "
-                         f"got {arr.shape}")
-    return arr.astype(np.float64, copy=False)
-
-
-def reconstruct_images(sequences: Any, normalizer: Any) -> np.ndarray:
-    r"""Normalised estimates :math:`\hat y_t` ``(T, n, N)`` back to images ``(n, N, T)`` in the
-    original intensity scale (the inverse of the paper's normalisation; not clipped)."""
-    from .data import sequences_to_images
-
-    seq = sequences.detach().cpu() if isinstance(sequences, torch.Tensor) else torch.as_tensor(
-        np.asarray(sequences))
-    return np.asarray(normalizer.inverse_transform(sequences_to_images(seq).double()).numpy())
-
-
-def _score(images: np.ndarray, sequences: Any, normalizer: Any, return_estimates: bool):
-    from .metrics import score_images
-
-    estimates = reconstruct_images(sequences, normalizer)
-    scores = score_images(images, estimates)
-    if return_estimates:
-        scores["estimates"] = estimates
-    return scores
-
-
-def evaluate(
-    model: nn.Module,
-    images: Any,
-    A: Any,
-    normalizer: Any,
-    *,
-    batch_size: int = 256,
-    return_estimates: bool = False,
-) -> dict[str, np.ndarray]:
-    r"""Score ``model`` on ``images`` with the paper's protocol.
-
-    Each image (columns :math:`y_t`) is normalised, measured, :math:`x_t = A y_t`, and
-    reconstructed by the model; the estimate is de-normalised and compared with the original by
-    :func:`sista_lib.metrics.score_images` (clip to [0, 1], quantise to 8 bits, per-image MSE,
-    PSNR with peak 255, SSIM).
-
-    Parameters
-    ----------
-    model : nn.Module
-    images : (n, H, W) array in [0, 1]
-    A : (M, H) array
-        The measurement matrix.
-    normalizer : sista_lib.data.Normalizer
-        Fitted on the training images.
-    batch_size : int, default 256
-    return_estimates : bool, default False
-        Also return the de-normalised estimates (unclipped) under ``"estimates"``.
-
-    Returns
-    -------
-    dict with ``"mse"``, ``"psnr"``, ``"ssim"``: (n,) arrays, one value per image.
-    """
-    from .data import CompressiveSensingDataset
-
-    arr = _check_images(images)
-    dataset = CompressiveSensingDataset(arr, A, normalizer, dtype=_model_dtype(model))
-    return _score(arr, predict(model, dataset, batch_size), normalizer, return_estimates)
-
-
-def evaluate_baselines(
-    images: Any,
-    A: Any,
-    D: Any,
-    normalizer: Any,
-    *,
-    alpha: float = 1.0,
-    lam1: float = 0.5,
-    lam2: float = 1.0,
-    n_iter: int = 3,
-    tol: float = 1e-4,
-    max_iter: int = 1000,
-    lasso_tol: float = 1e-6,
-    lasso_max_iter: int = 5000,
-    return_estimates: bool = False,
-) -> dict[str, dict[str, Any]]:
-    r"""Score the unsupervised baselines on ``images``, the same way as :func:`evaluate`.
-
-    All work on the normalised measurements :math:`x_t = A y_t` the networks see, with
-    :math:`F = I` and :math:`\hat h_0 = 0`:
-
-    - ``"sista_untrained"``: SISTA with exactly :math:`K` = ``n_iter`` iterations and the
-      paper's initial parameters (:math:`\alpha = 1, \lambda_1 = 0.5, \lambda_2 = 1`): the
-      untrained SISTA-RNN.
-    - ``"sista_converged"``: SISTA iterated at each time step until the relative objective change
-      is below ``tol`` (the paper's :math:`10^{-4}`), at most ``max_iter`` iterations, with the
-      step :math:`1/\alpha`, :math:`\alpha = L = \lambda_{\max}(D^T(A^TA + \lambda_2 I)D)` (the
-      objective then decreases monotonically; the minimiser does not depend on :math:`\alpha`).
-    - ``"lasso_converged"``: the per-column Lasso :math:`\min_h \tfrac12\lVert x_t - A D h
-      \rVert^2 + \lambda_1 \lVert h\rVert_1` (no temporal term) by FISTA, until every column's
-      relative objective change is below ``lasso_tol`` (at most ``lasso_max_iter``).
-
-    Returns
-    -------
-    dict: method name -> ``{"scores": {"mse", "psnr", "ssim"}, "n_iter": ..., ...}`` where the
-    scores are (n,) arrays and the other entries describe the iterations used.
-    """
-    from .data import CompressiveSensingDataset
-    from .sista import sista, sista_step_size
-    from .sparse import fista
-
-    arr = _check_images(images)
-    At = torch.as_tensor(np.asarray(A, dtype=np.float64))
-    Dt = torch.as_tensor(np.asarray(D, dtype=np.float64))
-    F = torch.eye(Dt.shape[0], dtype=torch.float64)
-    dataset = CompressiveSensingDataset(arr, At, normalizer, dtype=torch.float64)
-    x = dataset.x.permute(1, 0, 2).contiguous()  # (T, n, M), time-major
-    out: dict[str, dict[str, Any]] = {}
-
-    h = sista(x, At, Dt, F, alpha, lam1, lam2, n_iter=n_iter)
-    out["sista_untrained"] = {
-        "scores": _score(arr, h @ Dt.T, normalizer, return_estimates),
-        "n_iter": n_iter, "alpha": alpha, "lam1": lam1, "lam2": lam2,
-    }
-
-    L = sista_step_size(At, Dt, lam2)
-    h, hist = sista(x, At, Dt, F, L, lam1, lam2, tol=tol, max_iter=max_iter,
-                    return_history=True)
-    counts = hist["n_iter"].double()
-    out["sista_converged"] = {
-        "scores": _score(arr, h @ Dt.T, normalizer, return_estimates),
-        "iterations_mean": float(counts.mean()), "iterations_max": int(counts.max()),
-        "tol": tol, "alpha": L, "lam1": lam1, "lam2": lam2,
-    }
-
-    h, hist = fista(At @ Dt, x, lam1, n_iter=lasso_max_iter, tol=lasso_tol,
-                    return_history=True)
-    out["lasso_converged"] = {
-        "scores": _score(arr, h @ Dt.T, normalizer, return_estimates),
-        "n_iter": int(hist.shape[0] - 1), "tol": lasso_tol, "lam1": lam1,
-    }
-    return out
 
 
 def parameter_snapshot(model: nn.Module, epoch: int | None = None) -> dict[str, Any]:

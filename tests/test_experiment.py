@@ -10,9 +10,10 @@ import sys
 import numpy as np
 import pytest
 
+from sista_lib import cli
 from sista_lib import experiment as ex
 from sista_lib.experiment import ExperimentConfig
-from sista_lib.train import load_parameters
+from sista_lib.checkpoints import load_parameters
 
 MICRO = ["--n-train", "4", "--n-val", "2", "--n-test", "2", "--epochs", "2",
          "--batch-size", "2", "--no-progress"]
@@ -23,7 +24,7 @@ MICRO_CONFIG = ExperimentConfig(preset="micro", n_train=4, n_val=2, n_test=2, ep
 @pytest.fixture(scope="module")
 def cli_study(tmp_path_factory):
     out = tmp_path_factory.mktemp("study") / "micro"
-    status = ex.main(["--preset", "quick", "--out", str(out), "--dtype", "float64", *MICRO])
+    status = cli.main(["--preset", "quick", "--out", str(out), "--dtype", "float64", *MICRO])
     assert status == 0
     return out
 
@@ -165,7 +166,7 @@ def test_merge_via_the_module_entry_point(cli_study):
 ])
 def test_cli_rejects_bad_arguments(tmp_path, capsys, args, message):
     with pytest.raises(SystemExit) as info:
-        ex.main(["--out", str(tmp_path / "x"), *args])
+        cli.main(["--out", str(tmp_path / "x"), *args])
     assert info.value.code == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
@@ -214,7 +215,7 @@ def test_cli_runs_on_a_local_caltech256_folder(tmp_path):
             pixels = rng.integers(0, 256, size=(140 + 10 * i, 170, 3), dtype=np.uint8)
             Image.fromarray(pixels).save(root / name / f"{c:03d}_{i:04d}.jpg")
     out = tmp_path / "study"
-    status = ex.main(["--out", str(out), "--models", "sista_rnn", "--source", "caltech256",
+    status = cli.main(["--out", str(out), "--models", "sista_rnn", "--source", "caltech256",
                       "--caltech-root", str(root), "--no-baselines", *MICRO])
     assert status == 0
     results = ex.load_results(out)

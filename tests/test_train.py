@@ -12,6 +12,8 @@ import pytest
 import torch
 from torch import nn
 
+from sista_lib import checkpoints as cp
+from sista_lib import evaluate as ev
 from sista_lib import train as tr
 from sista_lib.train import TrainConfig, TrainingDivergedError
 
@@ -206,7 +208,7 @@ def test_resume_without_checkpoint_starts_fresh_and_refuses_other_config(tmp_pat
 def test_checkpoint_round_trip_and_safe_format(tmp_path):
     path = tmp_path / "c.safetensors"
     model, result = run(checkpoint_path=path)
-    ck = tr.load_checkpoint(path)
+    ck = cp.load_checkpoint(path)
     assert ck["history"]["epoch"] == 4
     assert ck["history"]["val_loss"] == result.val_loss
     assert_same_state(ck["best"], result.best_state)
@@ -222,20 +224,20 @@ def test_load_refuses_foreign_or_corrupt_files(tmp_path):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(b"\x80\x04not a safetensors file at all")
     with pytest.raises(ValueError, match="safetensors"):
-        tr.load_checkpoint(bad)
+        cp.load_checkpoint(bad)
     params = tmp_path / "p.safetensors"
-    tr.save_parameters(params, TinyRNN())
+    cp.save_parameters(params, TinyRNN())
     with pytest.raises(ValueError, match="not a sista_lib training checkpoint"):
-        tr.load_checkpoint(params)
+        cp.load_checkpoint(params)
     with pytest.raises(FileNotFoundError):
-        tr.load_checkpoint(tmp_path / "missing.safetensors")
+        cp.load_checkpoint(tmp_path / "missing.safetensors")
 
 
 def test_save_and_load_parameters(tmp_path):
     model = TinyRNN(seed=5)
     path = tmp_path / "best.safetensors"
-    tr.save_parameters(path, model, {"model": "tiny", "best_epoch": np.int64(3)})
-    state, meta = tr.load_parameters(path)
+    cp.save_parameters(path, model, {"model": "tiny", "best_epoch": np.int64(3)})
+    state, meta = cp.load_parameters(path)
     assert_same_state(state, model.state_dict())
     assert state["W"].dtype == torch.float64
     assert meta == {"model": "tiny", "best_epoch": 3}
@@ -243,23 +245,23 @@ def test_save_and_load_parameters(tmp_path):
 
 def test_atomic_write_leaves_old_file_when_write_fails(tmp_path, monkeypatch):
     path = tmp_path / "out.json"
-    tr.atomic_write_text(path, "old content")
+    cp.atomic_write_text(path, "old content")
 
     def broken_fsync(fd):
         raise OSError("disk full (simulated)")
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
     with pytest.raises(OSError, match="simulated"):
-        tr.atomic_write_text(path, "new content that never lands")
+        cp.atomic_write_text(path, "new content that never lands")
     assert path.read_text() == "old content"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]  # no temporary left
 
     absent = tmp_path / "never.json"
     with pytest.raises(OSError):
-        tr.atomic_write_text(absent, "x")
+        cp.atomic_write_text(absent, "x")
     assert not absent.exists()
     with pytest.raises(TypeError, match="text"):
-        tr.atomic_write_text(path, b"bytes")
+        cp.atomic_write_text(path, b"bytes")
 
 
 def test_failed_checkpoint_write_keeps_previous_checkpoint(tmp_path, monkeypatch):
@@ -270,7 +272,7 @@ def test_failed_checkpoint_write_keeps_previous_checkpoint(tmp_path, monkeypatch
     with pytest.raises(OSError, match="simulated"):
         run(checkpoint_path=path, resume=True)
     assert path.read_bytes() == before
-    assert tr.load_checkpoint(path)["history"]["epoch"] == 1
+    assert cp.load_checkpoint(path)["history"]["epoch"] == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.safetensors"]
 
 
@@ -386,7 +388,7 @@ def test_exact_reconstruction_scores_perfectly():
     images = eight_bit_images()
     normalizer = Normalizer.fit(images)
     for dtype in (torch.float64, torch.float32):
-        scores = tr.evaluate(Identity(dtype), images, np.eye(16), normalizer)
+        scores = ev.evaluate(Identity(dtype), images, np.eye(16), normalizer)
         assert set(scores) == {"mse", "psnr", "ssim"}
         np.testing.assert_array_equal(scores["mse"], np.zeros(3))
         assert np.all(np.isposinf(scores["psnr"]))
@@ -400,7 +402,7 @@ def test_evaluate_scores_a_wrong_model_per_image_and_returns_estimates():
     images = eight_bit_images(n=4)
     normalizer = Normalizer.fit(images)
     model = Scale(0.5)  # halves the normalised pixels: a visible, known error
-    out = tr.evaluate(model, images, np.eye(16), normalizer, return_estimates=True,
+    out = ev.evaluate(model, images, np.eye(16), normalizer, return_estimates=True,
                       batch_size=3)
     expected = normalizer.inverse_transform(0.5 * normalizer.transform(images))
     np.testing.assert_allclose(out["estimates"], expected, rtol=0, atol=1e-12)
@@ -414,13 +416,13 @@ def test_predict_keeps_order_and_restores_training_mode():
     data = scale_set(7, 1.0, 0)
     model = Scale(3.0)
     model.train()
-    yhat = tr.predict(model, data, batch_size=3, collate_fn=collate)
+    yhat = ev.predict(model, data, batch_size=3, collate_fn=collate)
     x_all, _ = collate(data)
     assert yhat.shape == (T, 7, M)
     torch.testing.assert_close(yhat, 3.0 * x_all, rtol=0, atol=0)
     assert model.training
     with pytest.raises(ValueError, match="batch_size"):
-        tr.predict(model, data, batch_size=0, collate_fn=collate)
+        ev.predict(model, data, batch_size=0, collate_fn=collate)
 
 
 def test_baselines_on_a_fully_sampled_problem():
@@ -432,7 +434,7 @@ def test_baselines_on_a_fully_sampled_problem():
     images = eight_bit_images(n=2)
     normalizer = Normalizer.fit(images)
     D = wavelet_dictionary(16, "db2", 2)
-    out = tr.evaluate_baselines(images, np.eye(16), D, normalizer, alpha=1.5, lam1=1e-6)
+    out = ev.evaluate_baselines(images, np.eye(16), D, normalizer, alpha=1.5, lam1=1e-6)
     assert set(out) == {"sista_untrained", "sista_converged", "lasso_converged"}
     for entry in out.values():
         assert entry["scores"]["psnr"].shape == (2,)
