@@ -15,8 +15,10 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .evaluate import BASELINE_PROTOCOLS
 from .experiment import PRESETS, ExperimentConfig, merge, results_table, run_experiment
-from .models import MODEL_NAMES
+from .metrics import SSIM_CONVENTIONS
+from .models import LSTM_GATES, LSTM_INITS, MODEL_NAMES, STACKED_INITS
 
 __all__ = ["main"]
 
@@ -46,6 +48,22 @@ def _pos_float(text: str) -> float:
     if not (v > 0 and np.isfinite(v)):
         raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
     return v
+
+
+def _nonneg_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (v >= 0 and np.isfinite(v)):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
+    return v
+
+
+def _bool(text: str) -> bool:
+    if text not in ("yes", "no"):
+        raise argparse.ArgumentTypeError(f"expected yes or no, got {text!r}")
+    return text == "yes"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,11 +102,39 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--threads", type=_pos_int, default=1,
                    help="torch threads (default 1: run one process per core)")
+    p.add_argument("--device", default="cpu",
+                   help="torch device of the training, e.g. cpu (default) or cuda; results and "
+                        "checkpoints are the same files either way")
+    proto = p.add_argument_group(
+        "protocol", "the authors' protocol is the default of every preset but small-v1; these "
+                    "flags change one item of it")
+    proto.add_argument("--rms-eps", type=_nonneg_float,
+                       help="RMSprop epsilon of the soft-threshold RNNs (authors: 0)")
+    proto.add_argument("--rms-init", type=_nonneg_float,
+                       help="initial RMSprop accumulator of the soft-threshold RNNs (authors: 1e-3)")
+    proto.add_argument("--lstm-clip-grad-norm", type=_pos_float,
+                       help="the LSTM's gradient-norm clipping (authors: 1.0)")
+    proto.add_argument("--lstm-keep-best", type=_bool, metavar="{yes,no}",
+                       help="score the LSTM's best validation epoch instead of its last (authors: no)")
+    proto.add_argument("--select-last-epoch", type=_bool, metavar="{yes,no}",
+                       help="let the final epoch be selected as the best (authors: no)")
+    proto.add_argument("--stacked-init", choices=STACKED_INITS,
+                       help="the generic stacked RNN's initialisation (authors: authors)")
+    proto.add_argument("--lstm-init", choices=LSTM_INITS,
+                       help="the LSTM's initialisation (authors: keras1)")
+    proto.add_argument("--lstm-gate", choices=LSTM_GATES,
+                       help="the LSTM's gates (Keras 1: hard_sigmoid; default: sigmoid)")
+    proto.add_argument("--ssim", choices=SSIM_CONVENTIONS,
+                       help="SSIM convention of the scoring (authors: matlab)")
+    proto.add_argument("--baselines", choices=BASELINE_PROTOCOLS,
+                       help="protocol of the unsupervised baselines (authors: authors)")
     return p
 
 
 _OVERRIDES = ("epochs", "n_train", "n_val", "n_test", "batch_size", "lr", "clip_grad_norm",
-              "dtype", "source", "caltech_root")
+              "dtype", "source", "caltech_root", "rms_eps", "rms_init", "lstm_clip_grad_norm",
+              "lstm_keep_best", "select_last_epoch", "stacked_init", "lstm_init", "lstm_gate",
+              "ssim", "baselines")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -108,6 +154,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     seeds = preset["seeds"] if args.seeds is None else args.seeds
     results = run_experiment(config, args.out, models=args.models, seeds=seeds,
                              baselines=not args.no_baselines, resume=args.resume,
-                             progress=not args.no_progress, command=command)
+                             progress=not args.no_progress, command=command,
+                             device=args.device)
     print(results_table(results))
+    if results.get("failed_runs"):
+        print(f"diverged: {', '.join(results['failed_runs'])} (see {args.out}/failed/)",
+              file=sys.stderr)
+        return 1
     return 0

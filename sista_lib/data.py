@@ -58,6 +58,7 @@ __all__ = [
     "collate_time_major",
     "Splits",
     "make_splits",
+    "STUDY_TEST_PHOTOS",
 ]
 
 #: The paper's normalised per-column standard deviation (``std_cols`` in the released code).
@@ -99,10 +100,26 @@ def _pywt(name: str) -> np.ndarray:
     return getattr(pywt.data, name)()
 
 
+def _skimage_motorcycle(name: str) -> np.ndarray:
+    import skimage.data
+
+    return skimage.data.stereo_motorcycle()[0]  # the left view only: the pair is one scene
+
+
+def _matplotlib(name: str) -> np.ndarray:
+    import matplotlib.cbook
+    import matplotlib.image
+
+    with matplotlib.cbook.get_sample_data(name) as f:
+        return matplotlib.image.imread(f, format="jpeg")
+
+
 _LOADERS: dict[str, Callable[[str], np.ndarray]] = {
     "scikit-image": _skimage,
     "scikit-learn": _sklearn,
     "PyWavelets": _pywt,
+    "scikit-image (stereo pair)": _skimage_motorcycle,
+    "matplotlib": _matplotlib,
 }
 
 _SK = "scikit-image"
@@ -153,6 +170,14 @@ _PHOTO_LIST = [
     Photo("ascent", "PyWavelets", "pywt.data.ascent()", "public domain",
           "Derived from accent-to-the-top.jpg at public-domain-image.com (PyWavelets' "
           "docstring)."),
+    Photo("motorcycle", "scikit-image (stereo pair)", "skimage.data.stereo_motorcycle()[0]",
+          "not stated by the package",
+          "Left view of the 'Motorcycle' scene of the Middlebury 2014 stereo benchmark (Nesic, "
+          "Westling, Wang, Kitajima, Krathwohl and Scharstein), down-sampled 4x by scikit-image."),
+    Photo("grace_hopper", "matplotlib",
+          "matplotlib.cbook.get_sample_data('grace_hopper.jpg')", "public domain",
+          "Commodore Grace M. Hopper, official U.S. Navy photograph (a work of the U.S. "
+          "federal government); matplotlib's sample data states no licence."),
 ]
 
 #: Every usable photo by name. PyWavelets' ``camera`` is deliberately absent: it is the same
@@ -168,6 +193,8 @@ TRAIN_PHOTOS: tuple[str, ...] = (
 VAL_PHOTOS: tuple[str, ...] = ("chelsea", "coins", "gravel")
 #: ... and the other packages' photos for the test set.
 TEST_PHOTOS: tuple[str, ...] = ("china", "flower", "aero", "ascent")
+#: The study's test set: :data:`TEST_PHOTOS` and two more photos no other split uses.
+STUDY_TEST_PHOTOS: tuple[str, ...] = TEST_PHOTOS + ("motorcycle", "grace_hopper")
 
 _SPLIT_PHOTOS = {"train": TRAIN_PHOTOS, "val": VAL_PHOTOS, "test": TEST_PHOTOS}
 
@@ -199,7 +226,8 @@ def to_grey(image: Any) -> np.ndarray:
 @functools.lru_cache(maxsize=None)
 def _photo(name: str) -> np.ndarray:
     photo = PHOTOS[name]
-    raw = _LOADERS[photo.package](name + ".jpg" if photo.package == "scikit-learn" else name)
+    raw = _LOADERS[photo.package](name + ".jpg" if photo.package in ("scikit-learn", "matplotlib")
+                                  else name)
     if raw.dtype != np.uint8:
         raise RuntimeError(f"{photo.loader} returned dtype {raw.dtype}, expected uint8")
     grey = to_grey(raw) / 255.0
@@ -633,11 +661,17 @@ class CompressiveSensingDataset(torch.utils.data.Dataset):
         if At.shape[1] != imgs.shape[1]:
             raise ValueError(f"A must have {imgs.shape[1]} columns (the image height), got shape "
                              f"{tuple(At.shape)}")
-        if normalizer is not None:
-            imgs = normalizer.transform(imgs)
-        y = imgs.transpose(1, 2)  # (n, T = W, N = H)
-        self.y = y.to(dtype).contiguous()
-        self.x = (y @ At.T).to(dtype).contiguous()
+        # In chunks, so that a large split never holds more than one float64 copy of itself.
+        ys, xs = [], []
+        for start in range(0, imgs.shape[0], 1024):
+            chunk = imgs[start:start + 1024]
+            if normalizer is not None:
+                chunk = normalizer.transform(chunk)
+            y = chunk.transpose(1, 2)  # (n, T = W, N = H)
+            ys.append(y.to(dtype).contiguous())
+            xs.append((y @ At.T).to(dtype).contiguous())
+        self.y = torch.cat(ys) if len(ys) > 1 else ys[0]
+        self.x = torch.cat(xs) if len(xs) > 1 else xs[0]
         self.A = At.to(dtype)
         self.normalizer = normalizer
 
@@ -701,12 +735,15 @@ def make_splits(
     *,
     size: int = 128,
     scale_range: tuple[float, float] = (0.25, 1.0),
+    test_photos: Sequence[str] | None = None,
 ) -> Splits:
     """The single place the experiment and the chapters get their images from.
 
     ``source="bundled"`` (default): ``n_train`` crops of :data:`TRAIN_PHOTOS` (seed ``seed``),
     ``n_val`` of :data:`VAL_PHOTOS` (seed ``seed + 1``) and ``n_test`` of :data:`TEST_PHOTOS`
-    (seed ``seed + 2``) from :func:`make_crops`: no photo is in two splits.
+    (seed ``seed + 2``) from :func:`make_crops`: no photo is in two splits. ``test_photos``
+    replaces :data:`TEST_PHOTOS` (e.g. :data:`STUDY_TEST_PHOTOS`); it must not share a photo
+    with the other splits.
 
     ``source="caltech256"``: the files of ``caltech_root`` (:func:`caltech256_files`) are shuffled
     with ``numpy.random.RandomState(seed).permutation`` (the paper's generator and seed; the
@@ -727,18 +764,29 @@ def make_splits(
         missing = [f"n_{k}" for k, v in caps.items() if v is None]
         if missing:
             raise ValueError(f"{', '.join(missing)} must be given (an int) with source='bundled'")
+        split_photos = dict(_SPLIT_PHOTOS)
+        if test_photos is not None:
+            if isinstance(test_photos, str):
+                raise TypeError("test_photos must be a sequence of photo names, not a str")
+            split_photos["test"] = tuple(_check_name(n) for n in test_photos)
+            shared = set(split_photos["test"]) & (set(TRAIN_PHOTOS) | set(VAL_PHOTOS))
+            if shared or not split_photos["test"]:
+                raise ValueError(f"test_photos must be non-empty and share no photo with the "
+                                 f"training or validation photos, got {list(test_photos)}")
         stacks, provenance = {}, {}
         for offset, split in enumerate(("train", "val", "test")):
             if caps[split] == 0:
                 stacks[split], provenance[split] = np.empty((0, size, size)), []
                 continue
-            crops, info = make_crops(_SPLIT_PHOTOS[split], caps[split], size, seed + offset,
+            crops, info = make_crops(split_photos[split], caps[split], size, seed + offset,
                                      scale_range=scale_range, return_info=True)
             stacks[split], provenance[split] = crops, [str(c) for c in info]
-        photos = {k: list(v) for k, v in _SPLIT_PHOTOS.items()}
+        photos = {k: list(v) for k, v in split_photos.items()}
         return Splits(stacks["train"], stacks["val"], stacks["test"], "bundled", int(seed),
                       provenance, photos)
     if source == "caltech256":
+        if test_photos is not None:
+            raise ValueError("test_photos is only used with source='bundled'")
         if caltech_root is None:
             raise ValueError("source='caltech256' needs caltech_root, the folder of Caltech-256")
         files = caltech256_files(caltech_root)

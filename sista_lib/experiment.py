@@ -50,10 +50,12 @@ import torch
 
 from ._checks import check_positive_int, check_scalar, dataclass_from_dict
 from .checkpoints import atomic_write_text, jsonable, save_parameters
-from .evaluate import evaluate, evaluate_baselines
-from .models import MODEL_NAMES
+from .data import STUDY_TEST_PHOTOS
+from .evaluate import BASELINE_PROTOCOLS, evaluate, evaluate_baselines
+from .metrics import SSIM_CONVENTIONS
+from .models import LSTM_GATES, LSTM_INITS, MODEL_NAMES, STACKED_INITS
 from .provenance import finish_provenance, provenance
-from .train import TrainConfig, parameter_snapshot, train
+from .train import TrainConfig, TrainingDivergedError, parameter_snapshot, train
 
 __all__ = [
     "MODEL_NAMES",
@@ -83,9 +85,23 @@ METRICS = ("psnr", "ssim", "mse")
 _METRIC_LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "mse": "MSE (8-bit)"}
 
 
+#: Values of the protocol fields for a configuration written before they existed (an
+#: ``experiment.json`` or run record without them was made with these settings).
+LEGACY_PROTOCOL: dict[str, Any] = {
+    "rms_eps": 1e-8, "rms_init": 0.0, "lstm_rms_eps": 1e-8, "lstm_rms_init": 0.0,
+    "lstm_clip_grad_norm": None, "lstm_keep_best": True, "select_last_epoch": True,
+    "stacked_init": "scaled", "lstm_init": "torch", "lstm_gate": "sigmoid",
+    "ssim": "skimage", "baselines": "book", "test_photos": ("china", "flower", "aero", "ascent"),
+}
+
+
 @dataclass(frozen=True)
 class ExperimentConfig:
-    """Everything the runs of one study share (the model and the seed excepted).
+    r"""Everything the runs of one study share (the model and the seed excepted).
+
+    The defaults are the authors' protocol, read line by line from their released code
+    (stwisdom/sista-rnn: ``python/train_rnn.py``, ``python/optimizations.py``, the MATLAB
+    scoring and baselines); the data are the bundled photos instead of Caltech-256.
 
     Attributes
     ----------
@@ -93,8 +109,32 @@ class ExperimentConfig:
         Name of the preset these values started from (``"quick"``, ``"paper"`` or ``"custom"``).
     n_train, n_val, n_test : int
         Number of 128 x 128 images in each split (:func:`sista_lib.data.make_splits`).
-    epochs, batch_size, lr, clip_grad_norm :
-        Training (:class:`sista_lib.train.TrainConfig`; RMSprop otherwise at its defaults).
+    epochs, batch_size, lr :
+        Training (:class:`sista_lib.train.TrainConfig`), shared by every network.
+    clip_grad_norm : float, optional
+        Global gradient-norm clipping of the soft-threshold RNNs (the authors': none).
+    rms_eps, rms_init : float
+        RMSprop's :math:`\epsilon` and initial accumulator for the soft-threshold RNNs; the
+        authors' Theano RMSprop: 0 and :math:`10^{-3}` (:math:`\rho = 0.9` throughout).
+    lstm_rms_eps, lstm_rms_init, lstm_clip_grad_norm : float
+        The LSTM's Keras 1 ``RMSprop(lr, clipnorm=1.0)``: :math:`10^{-8}`, 0 and 1.
+    lstm_keep_best : bool, default False
+        The authors scored their LSTM's last epoch (``True``: the best validation epoch).
+    select_last_epoch : bool, default False
+        Whether the final epoch may be selected as the best (the authors validate before each
+        epoch, never after the last; :class:`sista_lib.train.TrainConfig`).
+    stacked_init : {"authors", "scaled"}
+        :class:`sista_lib.models.StackedRNN`'s initialisation.
+    lstm_init : {"keras1", "torch"}, lstm_gate : {"sigmoid", "hard_sigmoid"}
+        :class:`sista_lib.models.LSTMBaseline`'s initialisation and gates. Keras 1's default
+        gate is the hard sigmoid; the default here is the sigmoid, 1.7 times faster on a CPU
+        (torch's fused LSTM).
+    ssim : {"matlab", "skimage"}
+        SSIM convention of the scoring (:func:`sista_lib.metrics.ssim`).
+    baselines : {"authors", "book"}
+        Protocol of the unsupervised baselines (:func:`sista_lib.evaluate.evaluate_baselines`).
+    test_photos : tuple of str
+        The photos of the test split (bundled source).
     data_seed : int, default 2013
         Seed of the image shuffle and split (the paper's).
     source : {"bundled", "caltech256"}, default "bundled"
@@ -125,6 +165,19 @@ class ExperimentConfig:
     level: int = 4
     dtype: str = "float32"
     caltech_root: str | None = None
+    rms_eps: float = 0.0
+    rms_init: float = 1e-3
+    lstm_rms_eps: float = 1e-8
+    lstm_rms_init: float = 0.0
+    lstm_clip_grad_norm: float | None = 1.0
+    lstm_keep_best: bool = False
+    select_last_epoch: bool = False
+    stacked_init: str = "authors"
+    lstm_init: str = "keras1"
+    lstm_gate: str = "sigmoid"
+    ssim: str = "matlab"
+    baselines: str = "authors"
+    test_photos: tuple[str, ...] = STUDY_TEST_PHOTOS
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_val", "n_test", "batch_size", "m", "level"):
@@ -132,8 +185,11 @@ class ExperimentConfig:
         for name in ("epochs", "data_seed", "a_seed"):
             check_positive_int(getattr(self, name), name, minimum=0)
         check_scalar(self.lr, "lr", positive=True)
-        if self.clip_grad_norm is not None:
-            check_scalar(self.clip_grad_norm, "clip_grad_norm", positive=True)
+        for name in ("clip_grad_norm", "lstm_clip_grad_norm"):
+            if getattr(self, name) is not None:
+                check_scalar(getattr(self, name), name, positive=True)
+        for name in ("rms_eps", "rms_init", "lstm_rms_eps", "lstm_rms_init"):
+            check_scalar(getattr(self, name), name, nonnegative=True)
         if self.dtype not in ("float32", "float64"):
             raise ValueError(f"dtype must be 'float32' or 'float64', got {self.dtype!r}")
         if self.source not in ("bundled", "caltech256"):
@@ -143,18 +199,45 @@ class ExperimentConfig:
         for name in ("preset", "source", "wavelet"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{name} must be a str, got {type(getattr(self, name)).__name__}")
+        for name, allowed in (("stacked_init", STACKED_INITS), ("lstm_init", LSTM_INITS),
+                              ("lstm_gate", LSTM_GATES), ("ssim", SSIM_CONVENTIONS),
+                              ("baselines", BASELINE_PROTOCOLS)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        for name in ("lstm_keep_best", "select_last_epoch"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
+        if isinstance(self.test_photos, str) or not all(
+                isinstance(n, str) for n in self.test_photos):
+            raise TypeError(f"test_photos must be a sequence of photo names, got "
+                            f"{self.test_photos!r}")
+        object.__setattr__(self, "test_photos", tuple(self.test_photos))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> "ExperimentConfig":
+    def from_dict(cls, d: Mapping[str, Any], *, legacy: bool = False) -> "ExperimentConfig":
+        """Inverse of :meth:`to_dict`. With ``legacy``, protocol fields missing from ``d`` take
+        the values of :data:`LEGACY_PROTOCOL` (the settings of a study written before they
+        existed) instead of the defaults."""
+        if legacy:
+            d = {**LEGACY_PROTOCOL, **d}
         return dataclass_from_dict(cls, d)
 
-    def train_config(self, seed: int) -> TrainConfig:
-        """The :class:`~sista_lib.train.TrainConfig` of the run with this seed."""
-        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                           clip_grad_norm=self.clip_grad_norm, seed=seed)
+    def train_config(self, seed: int, model: str = "sista_rnn", *,
+                     device: str = "cpu") -> TrainConfig:
+        """The :class:`~sista_lib.train.TrainConfig` of one run: the LSTM gets its Keras 1
+        optimiser settings, the soft-threshold RNNs the authors' Theano RMSprop."""
+        lstm = model == "lstm"
+        return TrainConfig(
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, seed=seed,
+            eps=self.lstm_rms_eps if lstm else self.rms_eps,
+            rms_init=self.lstm_rms_init if lstm else self.rms_init,
+            clip_grad_norm=self.lstm_clip_grad_norm if lstm else self.clip_grad_norm,
+            keep_best=self.lstm_keep_best if lstm else True,
+            select_last_epoch=self.select_last_epoch, device=device,
+        )
 
     @property
     def torch_dtype(self) -> torch.dtype:
@@ -163,19 +246,21 @@ class ExperimentConfig:
 
 PRESETS: dict[str, dict[str, Any]] = {
     # The whole study (4 models, 1 seed, baselines) in about a minute on 2 CPU cores.
-    "quick": {"config": ExperimentConfig(preset="quick", n_train=30, n_val=10, n_test=10,
+    "quick": {"config": ExperimentConfig(preset="quick", n_train=30, n_val=10, n_test=12,
                                          epochs=3, batch_size=10),
               "seeds": (0,)},
-    # The paper's protocol (RMSprop, lr 1e-4, batch 50, 100 epochs, 3 seeds) on a data set
-    # sized for about 45 minutes of 2 CPU cores, as two processes (module docstring). Measured
-    # here (CPU time of one thread, batch 50, T = 128): one training step takes 139 ms
-    # (sista_rnn), 147 ms (sista_rnn_released), 157 ms (stacked_rnn), 387 ms (lstm); validating
-    # 100 sequences 50-230 ms. With 750 training images (15 steps per epoch) the process
-    # running the three soft-threshold RNNs needs about 300 x (15 x 0.443 + 0.17) s = 35 min,
-    # the LSTM process about 31 min: the margin absorbs contention on a shared machine.
-    "paper": {"config": ExperimentConfig(preset="paper", n_train=750, n_val=100, n_test=100,
-                                         epochs=100, batch_size=50),
+    # The paper's study: its protocol (the defaults) at its scale, 24,500 training, 3,060
+    # validation and 3,060 test images (490 steps per epoch, 100 epochs: 49,000 steps per run),
+    # 3 seeds. Hours of CPU per run: see results/README.md for the cost and how to shard it.
+    "paper": {"config": ExperimentConfig(preset="paper", n_train=24500, n_val=3060,
+                                         n_test=3060, epochs=100, batch_size=50),
               "seeds": (0, 1, 2)},
+    # The book's first, smaller study (kept reproducible): 750 training images and the
+    # earlier protocol (Keras-style RMSprop for every network, variance-scaled stacked RNN,
+    # torch's LSTM initialisation, best epoch of every network, scikit-image's SSIM).
+    "small-v1": {"config": ExperimentConfig.from_dict(
+        {"preset": "small-v1", "n_train": 750, "n_val": 100, "n_test": 100}, legacy=True),
+        "seeds": (0, 1, 2)},
 }
 
 
@@ -193,6 +278,7 @@ class _Problem:
     normalizer: Any
     train_set: Any
     val_set: Any
+    record: dict[str, Any] | None = None
 
 
 def _problem(config: ExperimentConfig) -> _Problem:
@@ -201,16 +287,22 @@ def _problem(config: ExperimentConfig) -> _Problem:
 
     A = paper_measurement_matrix(config.m, 128, seed=config.a_seed)
     D = wavelet_dictionary(128, config.wavelet, config.level)
-    splits = data.make_splits(config.n_train, config.n_val, config.n_test,
-                              seed=config.data_seed, source=config.source,
-                              caltech_root=config.caltech_root)
+    splits = data.make_splits(
+        config.n_train, config.n_val, config.n_test, seed=config.data_seed,
+        source=config.source, caltech_root=config.caltech_root,
+        test_photos=config.test_photos if config.source == "bundled" else None)
     normalizer = splits.fit_normalizer()
     dtype = config.torch_dtype
-    return _Problem(
+    problem = _Problem(
         A=A, D=D, splits=splits, normalizer=normalizer,
         train_set=data.CompressiveSensingDataset(splits.train, A, normalizer, dtype=dtype),
         val_set=data.CompressiveSensingDataset(splits.val, A, normalizer, dtype=dtype),
     )
+    problem.record = _data_record(problem)
+    # The float64 training and validation images are no longer needed (the data sets hold
+    # them normalised, in the networks' precision): at the paper's scale they are 3.6 GB.
+    splits.train, splits.val = splits.train[:0], splits.val[:0]
+    return problem
 
 
 def _data_record(problem: _Problem) -> dict[str, Any]:
@@ -265,6 +357,10 @@ def _build(name: str, problem: _Problem, config: ExperimentConfig, seed: int) ->
     kw: dict[str, Any] = {"dtype": config.torch_dtype}
     if name in ("stacked_rnn", "lstm"):
         kw["seed"] = seed
+    if name == "stacked_rnn":
+        kw["init"] = config.stacked_init
+    if name == "lstm":
+        kw.update(init=config.lstm_init, gate=config.lstm_gate)
     torch.manual_seed(seed)
     return build_model(name, problem.A, problem.D, **kw)
 
@@ -279,8 +375,12 @@ def run_one(
     resume: bool = False,
     progress: bool = True,
     command: str | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any]:
     """Train and score one (model, seed); write ``runs/MODEL_seedS.json`` and the best parameters.
+
+    The scores are those of the parameters training ends with: the best validation epoch, or
+    for the LSTM under the authors' protocol (``lstm_keep_best=False``) the last epoch.
 
     Returns the run record (what the JSON file holds).
     """
@@ -295,17 +395,21 @@ def run_one(
 
     model = _build(name, problem, config, seed)
     splits = problem.splits
-    initial = evaluate(model, splits.test, problem.A, problem.normalizer)
+    initial = evaluate(model, splits.test, problem.A, problem.normalizer,
+                       ssim_convention=config.ssim)
     result = train(
-        model, problem.train_set, problem.val_set, config.train_config(seed),
+        model, problem.train_set, problem.val_set,
+        config.train_config(seed, name, device=device),
         checkpoint_path=out / "train_state" / f"{rid}.safetensors", resume=resume,
         progress=progress, callback=parameter_snapshot,
     )
-    scores = evaluate(model, splits.test, problem.A, problem.normalizer)
+    scores = evaluate(model, splits.test, problem.A, problem.normalizer,
+                      ssim_convention=config.ssim)
     ckpt = out / "checkpoints" / f"{rid}.safetensors"
-    save_parameters(ckpt, result.best_state, {
+    scored_epoch = result.best_epoch if result.config.keep_best else result.epochs
+    save_parameters(ckpt, model.state_dict(), {
         "model": name, "seed": seed, "best_epoch": result.best_epoch,
-        "config": config.to_dict(),
+        "scored_epoch": scored_epoch, "config": config.to_dict(),
     })
     record = {
         "schema": SCHEMA,
@@ -319,8 +423,10 @@ def run_one(
         "test_initial": _scores_record(initial),
         "train": result.history(),
         "train_wall_time_s": float(sum(result.epoch_seconds)),
+        "scored_epoch": scored_epoch,
+        "device": device,
         "checkpoint": str(ckpt.relative_to(out)),
-        "data": _data_record(problem),
+        "data": problem.record,
         "provenance": finish_provenance(prov),
     }
     atomic_write_text(out / "runs" / f"{rid}.json", json.dumps(record, indent=1))
@@ -338,7 +444,8 @@ def run_baselines(
     out = Path(out)
     problem = _problem(config) if problem is None else problem
     prov = provenance(command)
-    base = evaluate_baselines(problem.splits.test, problem.A, problem.D, problem.normalizer)
+    base = evaluate_baselines(problem.splits.test, problem.A, problem.D, problem.normalizer,
+                              protocol=config.baselines, ssim_convention=config.ssim)
     methods = {}
     for key, entry in base.items():
         rec = {k: v for k, v in entry.items() if k != "scores"}
@@ -349,7 +456,7 @@ def run_baselines(
         "kind": "baselines",
         "config": config.to_dict(),
         "methods": methods,
-        "data": _data_record(problem),
+        "data": problem.record,
         "provenance": finish_provenance(prov),
     }
     atomic_write_text(out / "runs" / "baselines.json", json.dumps(record, indent=1))
@@ -361,11 +468,11 @@ def _claim_folder(out: Path, config: ExperimentConfig) -> None:
     manifest = out / "experiment.json"
     if manifest.exists():
         saved = json.loads(manifest.read_text())
-        # Fields added after a study started take their defaults (older experiment.json files).
-        saved_config = ExperimentConfig.from_dict(saved.get("config", {})).to_dict()
+        # Protocol fields added after a study started take the values it was run with.
+        saved_config = ExperimentConfig.from_dict(saved.get("config", {}), legacy=True).to_dict()
         if saved_config != config.to_dict():
-            diff = {k: (saved.get("config", {}).get(k), v) for k, v in config.to_dict().items()
-                    if saved.get("config", {}).get(k) != v}
+            diff = {k: (saved_config.get(k), v) for k, v in config.to_dict().items()
+                    if saved_config.get(k) != v}
             raise ValueError(
                 f"{out} holds a study with another configuration (saved, requested): {diff}; "
                 "use another --out"
@@ -390,11 +497,15 @@ def run_experiment(
     progress: bool = True,
     do_merge: bool = True,
     command: str | None = None,
+    device: str = "cpu",
 ) -> dict[str, Any] | None:
     """Run every (model, seed) of the study into ``out``, the baselines, then :func:`merge`.
 
     With ``resume``, finished runs (their JSON exists) are skipped and unfinished ones continue
-    from their training state. Returns the merged results (``None`` when ``do_merge`` is off).
+    from their training state. A run that diverges (:class:`~sista_lib.train.TrainingDivergedError`)
+    is reported with its model and seed, recorded in ``out/failed/MODEL_seedS.json``, and the
+    other runs go on; :attr:`failed_runs` of the returned dict lists them. Returns the merged
+    results (``None`` when ``do_merge`` is off).
     """
     if not isinstance(config, ExperimentConfig):
         raise TypeError(f"config must be an ExperimentConfig, got {type(config).__name__}")
@@ -404,15 +515,28 @@ def run_experiment(
     out.mkdir(parents=True, exist_ok=True)
     _claim_folder(out, config)
     problem = _problem(config)
+    failed: list[str] = []
     if baselines and not (resume and (out / "runs" / "baselines.json").exists()):
         run_baselines(config, out, problem=problem, command=command)
     for seed in seeds:
         for name in models:
             if resume and (out / "runs" / f"{_run_id(name, seed)}.json").exists():
                 continue
-            run_one(name, seed, config, out, problem=problem, resume=resume,
-                    progress=progress, command=command)
-    return merge(out, command=command) if do_merge else None
+            try:
+                run_one(name, seed, config, out, problem=problem, resume=resume,
+                        progress=progress, command=command, device=device)
+            except TrainingDivergedError as exc:
+                rid = _run_id(name, seed)
+                print(f"run {rid} diverged ({exc}); the other runs go on", file=sys.stderr)
+                failed.append(rid)
+                atomic_write_text(out / "failed" / f"{rid}.json", json.dumps(
+                    {"model": name, "seed": seed, "error": str(exc), "epoch": exc.epoch,
+                     "step": exc.step}, indent=1))
+    if not do_merge:
+        return None
+    results = merge(out, command=command)
+    results["failed_runs"] = failed
+    return results
 
 
 # --------------------------------------------------------------------------------------------

@@ -74,17 +74,53 @@ def psnr(reference: Any, estimate: Any, data_range: float = 1.0, axis: Any = Non
     return float(out) if out.ndim == 0 else out
 
 
-def ssim(reference: Any, estimate: Any, data_range: float = 1.0) -> np.ndarray | float:
+SSIM_CONVENTIONS = ("skimage", "matlab")
+
+
+def _ssim_matlab(ref: np.ndarray, est: np.ndarray, data_range: float) -> np.ndarray:
+    """MATLAB's ``ssim`` map, averaged over every pixel, for a stack (n, H, W)."""
+    from scipy.ndimage import gaussian_filter
+
+    # imgaussfilt(X, 1.5, 'FilterSize', 2*ceil(3*1.5)+1, 'Padding', 'replicate'): an 11 x 11
+    # normalised Gaussian, edges replicated (scipy's "nearest"); truncate=3 gives radius 5.
+    def blur(img: np.ndarray) -> np.ndarray:
+        return gaussian_filter(img, sigma=1.5, mode="nearest", truncate=3.0, axes=(-2, -1))
+
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mu_r, mu_e = blur(ref), blur(est)
+    var_r = blur(ref * ref) - mu_r ** 2
+    var_e = blur(est * est) - mu_e ** 2
+    cov = blur(ref * est) - mu_r * mu_e
+    ssim_map = ((2 * mu_r * mu_e + c1) * (2 * cov + c2)) / (
+        (mu_r ** 2 + mu_e ** 2 + c1) * (var_r + var_e + c2))
+    return ssim_map.mean(axis=(-2, -1))
+
+
+def ssim(reference: Any, estimate: Any, data_range: float = 1.0, *,
+         convention: str = "skimage") -> np.ndarray | float:
     r"""Structural similarity (Wang et al. 2004) of 2-D images, batched over leading axes.
 
-    Uses :func:`skimage.metrics.structural_similarity` with the settings of Wang et al.'s
-    reference implementation (Gaussian window, :math:`\sigma = 1.5`, population covariance),
-    as MATLAB's ``ssim`` does.
+    .. math::
+
+        \operatorname{SSIM}(r, e) = \operatorname{mean}_{p}
+        rac{(2\mu_r\mu_e + C_1)(2\sigma_{re} + C_2)}
+             {(\mu_r^2 + \mu_e^2 + C_1)(\sigma_r^2 + \sigma_e^2 + C_2)},
+
+    with local means, variances and covariance under a Gaussian window of
+    :math:`\sigma = 1.5` (population moments), :math:`C_1 = (0.01\,R)^2`,
+    :math:`C_2 = (0.03\,R)^2` and :math:`R` = ``data_range``. The two conventions differ only
+    at the border:
+
+    - ``"skimage"``: :func:`skimage.metrics.structural_similarity` (reflected edges; the map's
+      5-pixel border is dropped before averaging);
+    - ``"matlab"``: MATLAB's ``ssim`` with its defaults, which the authors scored with (an
+      :math:`11 	imes 11` window, replicated edges, the mean of the *whole* map).
 
     Parameters
     ----------
     reference, estimate : arrays of shape (..., H, W)
     data_range : float, default 1.0
+    convention : {"skimage", "matlab"}, default "skimage"
 
     Returns
     -------
@@ -93,18 +129,23 @@ def ssim(reference: Any, estimate: Any, data_range: float = 1.0) -> np.ndarray |
     from skimage.metrics import structural_similarity
 
     data_range = check_scalar(data_range, "data_range", positive=True)
+    if convention not in SSIM_CONVENTIONS:
+        raise ValueError(f"convention must be one of {SSIM_CONVENTIONS}, got {convention!r}")
     ref, est = _as_pair(reference, estimate, min_ndim=2)
     if min(ref.shape[-2:]) < 7:
         raise ValueError(f"ssim needs images of at least 7x7 pixels, got {ref.shape[-2:]}")
-    flat_ref = ref.reshape(-1, *ref.shape[-2:])
-    flat_est = est.reshape(-1, *est.shape[-2:])
-    values = np.array([
-        structural_similarity(
-            r, e, data_range=data_range, gaussian_weights=True, sigma=1.5,
-            use_sample_covariance=False,
-        )
-        for r, e in zip(flat_ref, flat_est)
-    ])
+    flat_ref = ref.reshape(-1, *ref.shape[-2:]).astype(np.float64, copy=False)
+    flat_est = est.reshape(-1, *est.shape[-2:]).astype(np.float64, copy=False)
+    if convention == "matlab":
+        values = _ssim_matlab(flat_ref, flat_est, data_range)
+    else:
+        values = np.array([
+            structural_similarity(
+                r, e, data_range=data_range, gaussian_weights=True, sigma=1.5,
+                use_sample_covariance=False,
+            )
+            for r, e in zip(flat_ref, flat_est)
+        ])
     return float(values[0]) if ref.ndim == 2 else values.reshape(ref.shape[:-2])
 
 
@@ -116,7 +157,8 @@ def quantize_8bit(images: Any) -> np.ndarray:
     return np.round(np.clip(arr, 0.0, 1.0) * 255.0)
 
 
-def score_images(reference: Any, estimate: Any) -> dict[str, np.ndarray]:
+def score_images(reference: Any, estimate: Any, *,
+                 ssim_convention: str = "skimage") -> dict[str, np.ndarray]:
     r"""The paper's scoring protocol, per image.
 
     Both stacks are in the original intensity scale (de-normalised, nominally [0, 1]). Each is
@@ -126,6 +168,8 @@ def score_images(reference: Any, estimate: Any) -> dict[str, np.ndarray]:
     Parameters
     ----------
     reference, estimate : arrays of shape (n_images, H, W) or (H, W)
+    ssim_convention : {"skimage", "matlab"}, default "skimage"
+        Border convention of :func:`ssim` (``"matlab"``: the authors' scoring).
 
     Returns
     -------
@@ -140,7 +184,8 @@ def score_images(reference: Any, estimate: Any) -> dict[str, np.ndarray]:
     return {
         "mse": np.atleast_1d(mse(ref8, est8, axis=(-2, -1))),
         "psnr": np.atleast_1d(psnr(ref8, est8, data_range=255.0, axis=(-2, -1))),
-        "ssim": np.atleast_1d(ssim(ref8, est8, data_range=255.0)),
+        "ssim": np.atleast_1d(ssim(ref8, est8, data_range=255.0,
+                                    convention=ssim_convention)),
     }
 
 

@@ -44,6 +44,7 @@ __all__ = [
     "SISTARNN",
     "StackedRNN",
     "LSTMBaseline",
+    "hard_sigmoid",
     "LISTA",
     "count_parameters",
     "build_model",
@@ -51,6 +52,11 @@ __all__ = [
 ]
 
 MODEL_NAMES = ("sista_rnn", "sista_rnn_released", "stacked_rnn", "lstm")
+
+#: Initialisations of :class:`StackedRNN` and of :class:`LSTMBaseline`, and the LSTM's gates.
+STACKED_INITS = ("authors", "scaled")
+LSTM_INITS = ("keras1", "torch")
+LSTM_GATES = ("sigmoid", "hard_sigmoid")
 
 _SCALARS = ("alpha", "lam1", "lam2")
 
@@ -480,13 +486,20 @@ class StackedRNN(nn.Module):
     and one threshold per unit. Every matrix, threshold, :math:`c` and the initial states
     :math:`h_0^{(k)}` are free. The input enters layer 1 only; each layer recurs on itself.
 
-    Initialisation (seeded, independent of torch's global generator): Gaussian matrices with
-    variance-preserving scales, :math:`V_{ij} \sim \mathcal N(0, 1/M)`,
-    :math:`(S_k)_{ij}, U_{ij} \sim \mathcal N(0, 1/H)` and recurrent
-    :math:`(W_k)_{ij} \sim \mathcal N(0, g^2/H)` with ``recurrent_gain`` :math:`g = 0.5` (spectral
-    radius about :math:`g`, so the recursion starts stable); thresholds
-    :math:`b_k = ` ``threshold_init`` (0.5, SISTA's :math:`\lambda_1/\alpha`), :math:`c = 0`,
-    :math:`h_0^{(k)} = 0`.
+    Initialisation (seeded, independent of torch's global generator), ``init=``:
+
+    - ``"authors"`` (the released code's "Xavier" draw): every matrix
+      :math:`X \in \mathbb R^{p \times q}` Gaussian with standard deviation
+      :math:`\sqrt{2/(pq)}` (so about 0.022 for :math:`V` and 0.011 for :math:`W_k, S_k, U`
+      here), the thresholds :math:`b_k \sim \mathcal N(0, 2/H)` (zero mean: some units start
+      *widening* instead of shrinking), :math:`W_2 = \dots = W_K` and :math:`S_2 = \dots = S_K`
+      start as one shared draw (then train separately), :math:`c = 0`, :math:`h_0^{(k)} = 0`;
+    - ``"scaled"`` (default): variance-preserving Gaussians, :math:`V_{ij} \sim \mathcal N(0, 1/M)`,
+      :math:`(S_k)_{ij}, U_{ij} \sim \mathcal N(0, 1/H)` and recurrent
+      :math:`(W_k)_{ij} \sim \mathcal N(0, g^2/H)` with ``recurrent_gain`` :math:`g = 0.5`
+      (spectral radius about :math:`g`), thresholds :math:`b_k = ` ``threshold_init`` (0.5,
+      SISTA's :math:`\lambda_1/\alpha`), :math:`c = 0`, :math:`h_0^{(k)} = 0`; about 8 times
+      larger weights than ``"authors"``.
 
     Parameters
     ----------
@@ -494,8 +507,12 @@ class StackedRNN(nn.Module):
         :math:`M`, :math:`H` (units per layer) and :math:`N`.
     n_layers : int, default 3
     seed : int, default 0
+    init : {"authors", "scaled"}, default "scaled"
+        The study uses ``"authors"`` (:class:`sista_lib.experiment.ExperimentConfig`).
     recurrent_gain : float, default 0.5
+        ``init="scaled"`` only.
     threshold_init : float, default 0.5
+        ``init="scaled"`` only.
     dtype : torch.dtype, default torch.float32
 
     Notes
@@ -512,6 +529,7 @@ class StackedRNN(nn.Module):
         n_layers: int = 3,
         seed: int = 0,
         *,
+        init: str = "scaled",
         recurrent_gain: float = 0.5,
         threshold_init: float = 0.5,
         dtype: torch.dtype = torch.float32,
@@ -531,11 +549,26 @@ class StackedRNN(nn.Module):
             return nn.Parameter(std * torch.randn(*shape, generator=g, dtype=torch.float64)
                                 .to(dtype))
 
-        self.V = gauss(H, M, std=1.0 / math.sqrt(M))
-        self.W = gauss(K, H, H, std=gain / math.sqrt(H))
-        self.S = gauss(K - 1, H, H, std=1.0 / math.sqrt(H))
-        self.b = nn.Parameter(torch.full((K, H), b0, dtype=dtype))
-        self.U = gauss(N, H, std=1.0 / math.sqrt(H))
+        if init not in STACKED_INITS:
+            raise ValueError(f"init must be one of {STACKED_INITS}, got {init!r}")
+        self.init = init
+        if init == "scaled":
+            self.V = gauss(H, M, std=1.0 / math.sqrt(M))
+            self.W = gauss(K, H, H, std=gain / math.sqrt(H))
+            self.S = gauss(K - 1, H, H, std=1.0 / math.sqrt(H))
+            self.b = nn.Parameter(torch.full((K, H), b0, dtype=dtype))
+            self.U = gauss(N, H, std=1.0 / math.sqrt(H))
+        else:
+            def xavier(*shape: int) -> torch.Tensor:  # the released code's sqrt(2 / (p q))
+                return math.sqrt(2.0 / math.prod(shape)) * torch.randn(
+                    *shape, generator=g, dtype=torch.float64)
+
+            self.V = nn.Parameter(xavier(H, M).to(dtype))
+            w1, w_upper = xavier(H, H), xavier(H, H)
+            self.W = nn.Parameter(torch.stack([w1] + [w_upper] * (K - 1)).to(dtype))
+            self.S = nn.Parameter(xavier(H, H).expand(K - 1, H, H).clone().to(dtype))
+            self.b = nn.Parameter(torch.stack([xavier(H) for _ in range(K)]).to(dtype))
+            self.U = nn.Parameter(xavier(N, H).to(dtype))
         self.c = nn.Parameter(torch.zeros(N, dtype=dtype))
         self.h0 = nn.Parameter(torch.zeros(K, H, dtype=dtype))
 
@@ -565,13 +598,38 @@ class StackedRNN(nn.Module):
         return like(yhat.reshape(T, B, self.output_size), x)
 
 
+def hard_sigmoid(z: torch.Tensor) -> torch.Tensor:
+    r"""Keras 1's gate non-linearity, :math:`\operatorname{clip}(0.2 z + 0.5, 0, 1)`."""
+    return torch.clamp(0.2 * z + 0.5, 0.0, 1.0)
+
+
+def _keras1_orthogonal(n: int, generator: torch.Generator, scale: float = 1.1) -> torch.Tensor:
+    """Keras 1's ``orthogonal`` initialiser for an (n, n) matrix: ``scale`` times the U of the
+    SVD of a standard Gaussian matrix (Keras 1's default scale is 1.1)."""
+    a = torch.randn(n, n, generator=generator, dtype=torch.float64)
+    u, _, _ = torch.linalg.svd(a)
+    return scale * u
+
+
 class LSTMBaseline(nn.Module):
     r"""Stacked LSTM plus a linear read-out, the paper's black-box baseline.
 
-    :math:`K` layers of torch's fused ``nn.LSTM`` (hidden and cell states start at zero),
-    then :math:`\hat y_t = U h_t^{(K)} + c`. The forget-gate bias starts at 1 in total
-    (as in Keras, which the original experiment used); other weights keep torch's default
-    :math:`\mathcal U(-1/\sqrt H, 1/\sqrt H)`.
+    :math:`K` LSTM layers (hidden and cell states start at zero), with gates
+    :math:`i, f, o = \sigma(\cdot)`, cell input :math:`g = \tanh(\cdot)`,
+    :math:`c_t = f \odot c_{t-1} + i \odot g` and :math:`h_t = o \odot \tanh(c_t)`; then
+    :math:`\hat y_t = U h_t^{(K)} + c`.
+
+    ``init="keras1"`` (the study's) is the authors' Keras 1 LSTM: per gate, Glorot-uniform input
+    weights (:math:`\mathcal U(\pm\sqrt{6/(n_\text{in} + H)})`), orthogonal recurrent weights
+    scaled by 1.1, one bias per gate (zero, the forget gate's 1), a Glorot-uniform read-out with
+    zero bias. torch's second bias vector ``bias_hh`` is frozen at zero so that the parameters
+    (and their count) are Keras's. ``init="torch"`` keeps torch's
+    :math:`\mathcal U(\pm 1/\sqrt H)` for every weight, both bias vectors trainable, the forget
+    gate's bias 1 in total (the default).
+
+    ``gate="sigmoid"`` (default) uses torch's fused ``nn.LSTM``; ``gate="hard_sigmoid"`` is
+    Keras 1's default gate :math:`\operatorname{clip}(0.2 z + 0.5, 0, 1)`, computed by a plain
+    time loop over the same parameters (about 1.7 times slower on a CPU).
 
     Parameters
     ----------
@@ -580,12 +638,14 @@ class LSTMBaseline(nn.Module):
     n_layers : int, default 4
     seed : int, optional
         Seeds the initialisation without touching torch's global generator.
+    init : {"keras1", "torch"}, default "torch"
+    gate : {"sigmoid", "hard_sigmoid"}, default "sigmoid"
     dtype : torch.dtype, default torch.float32
 
     Notes
     -----
-    Trainable parameters (torch keeps two bias vectors per gate):
-    :math:`4(MH + H^2 + 2H) + (K - 1)\,4(2H^2 + 2H) + NH + N`.
+    Trainable parameters: :math:`4(MH + H^2 + H) + (K - 1)\,4(2H^2 + H) + NH + N` with
+    ``init="keras1"`` (493,696 at the paper's sizes); :math:`4KH` more with ``init="torch"``.
     """
 
     def __init__(
@@ -596,6 +656,8 @@ class LSTMBaseline(nn.Module):
         n_layers: int = 4,
         seed: int | None = 0,
         *,
+        init: str = "torch",
+        gate: str = "sigmoid",
         dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__()
@@ -603,25 +665,79 @@ class LSTMBaseline(nn.Module):
         H = self.hidden_size = check_positive_int(hidden_size, "hidden_size")
         self.output_size = check_positive_int(output_size, "output_size")
         self.n_layers = check_positive_int(n_layers, "n_layers")
+        if init not in LSTM_INITS:
+            raise ValueError(f"init must be one of {LSTM_INITS}, got {init!r}")
+        if gate not in LSTM_GATES:
+            raise ValueError(f"gate must be one of {LSTM_GATES}, got {gate!r}")
+        self.init, self.gate = init, gate
         dtype = _check_dtype(dtype)
+        if seed is not None:
+            seed = check_positive_int(seed, "seed", minimum=0)
         with torch.random.fork_rng(devices=[]):
             if seed is not None:
-                torch.manual_seed(check_positive_int(seed, "seed", minimum=0))
+                torch.manual_seed(seed)
             self.lstm = nn.LSTM(self.input_size, H, num_layers=self.n_layers, dtype=dtype)
             self.readout = nn.Linear(H, self.output_size, dtype=dtype)
-        with torch.no_grad():
-            for k in range(self.n_layers):
-                getattr(self.lstm, f"bias_ih_l{k}")[H:2 * H] = 1.0   # gates: i, f, g, o
-                getattr(self.lstm, f"bias_hh_l{k}")[H:2 * H] = 0.0
+        if init == "keras1":
+            self._keras1_init(torch.Generator().manual_seed(0 if seed is None else seed))
+        else:
+            with torch.no_grad():
+                for k in range(self.n_layers):
+                    getattr(self.lstm, f"bias_ih_l{k}")[H:2 * H] = 1.0   # gates: i, f, g, o
+                    getattr(self.lstm, f"bias_hh_l{k}")[H:2 * H] = 0.0
+
+    @torch.no_grad()
+    def _keras1_init(self, g: torch.Generator) -> None:
+        H = self.hidden_size
+
+        def glorot(fan_out: int, fan_in: int) -> torch.Tensor:
+            limit = math.sqrt(6.0 / (fan_in + fan_out))
+            return (2 * torch.rand(fan_out, fan_in, generator=g, dtype=torch.float64) - 1) * limit
+
+        for k in range(self.n_layers):
+            n_in = self.input_size if k == 0 else H
+            w_ih = torch.cat([glorot(H, n_in) for _ in range(4)])          # i, f, g, o
+            w_hh = torch.cat([_keras1_orthogonal(H, g) for _ in range(4)])
+            getattr(self.lstm, f"weight_ih_l{k}").copy_(w_ih)
+            getattr(self.lstm, f"weight_hh_l{k}").copy_(w_hh)
+            b_ih = getattr(self.lstm, f"bias_ih_l{k}")
+            b_ih.zero_()
+            b_ih[H:2 * H] = 1.0
+            b_hh = getattr(self.lstm, f"bias_hh_l{k}")
+            b_hh.zero_()
+            b_hh.requires_grad_(False)   # Keras has one bias per gate
+        self.readout.weight.copy_(glorot(self.output_size, H))
+        self.readout.bias.zero_()
 
     def extra_repr(self) -> str:
-        return f"n_layers={self.n_layers}"
+        return f"n_layers={self.n_layers}, init={self.init!r}, gate={self.gate!r}"
+
+    def _hard_sigmoid_lstm(self, x: torch.Tensor) -> torch.Tensor:
+        T, B, _ = x.shape
+        H = self.hidden_size
+        out = x
+        for k in range(self.n_layers):
+            w_ih, w_hh, b_ih, b_hh = (getattr(self.lstm, f"{name}_l{k}") for name in
+                                      ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+            G = torch.addmm(b_ih + b_hh, out.reshape(T * B, -1), w_ih.T).reshape(T, B, 4 * H)
+            h = c = out.new_zeros(B, H)
+            hs, WT = [], w_hh.T
+            for gt in G.unbind(0):
+                i, f, gg, o = torch.addmm(gt, h, WT).chunk(4, dim=1)
+                c = hard_sigmoid(f) * c + hard_sigmoid(i) * torch.tanh(gg)
+                h = hard_sigmoid(o) * torch.tanh(c)
+                hs.append(h)
+            out = torch.stack(hs)
+        return out
 
     def forward(self, x: ArrayLike) -> ArrayLike:
         r"""``x`` (T, B, M) -> ``yhat`` (T, B, N); NumPy when ``x`` was NumPy."""
         dtype = self.readout.weight.dtype
         xt = _check_input(x, "x", self.input_size, dtype).to(self.readout.weight.device)
-        out, _ = self.lstm(xt)
+        if self.gate == "hard_sigmoid":
+            out = self._hard_sigmoid_lstm(xt)
+        else:
+            out, _ = self.lstm(xt)
         return like(self.readout(out), x)
 
 

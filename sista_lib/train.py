@@ -114,7 +114,17 @@ class TrainConfig:
         Rescale the gradient to at most this global 2-norm before each step (the paper's LSTM
         run used 1.0); ``None`` disables clipping.
     keep_best : bool, default True
-        Load the parameters of the best validation epoch at the end (``False``: keep the last).
+        Load the parameters of the best validation epoch at the end (``False``: keep the last,
+        as the authors did for their LSTM).
+    select_last_epoch : bool, default True
+        Whether the final epoch's parameters may be chosen as the best. The authors' code
+        validates *before* each epoch's steps (epoch 0 included) and never after the last one,
+        so its candidates are epochs :math:`0, \dots, E-1`: ``select_last_epoch=False``
+        reproduces that (the final validation loss is still recorded for the curve).
+    device : str, default "cpu"
+        Where the model and the batches live (``"cuda"`` on a GPU); the model is moved there.
+        Checkpoints are written on the CPU, so a run trained on a GPU loads and scores on a
+        CPU. Resuming on a GPU is deterministic only as far as its kernels are.
     seed : int, default 0
         Seeds the batch order (and torch's global generator at the start of training).
     eval_batch_size : int, default 256
@@ -132,6 +142,8 @@ class TrainConfig:
     keep_best: bool = True
     seed: int = 0
     eval_batch_size: int = 256
+    select_last_epoch: bool = True
+    device: str = "cpu"
 
     def __post_init__(self) -> None:
         check_positive_int(self.epochs, "epochs", minimum=0)
@@ -150,8 +162,17 @@ class TrainConfig:
             raise ValueError("eps and rms_init cannot both be 0 (division by zero in RMSprop)")
         if self.clip_grad_norm is not None:
             check_scalar(self.clip_grad_norm, "clip_grad_norm", positive=True)
-        if not isinstance(self.keep_best, bool):
-            raise TypeError(f"keep_best must be a bool, got {type(self.keep_best).__name__}")
+        for name in ("keep_best", "select_last_epoch"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
+        if not isinstance(self.device, str):
+            raise TypeError(f"device must be a str such as 'cpu' or 'cuda', got "
+                            f"{type(self.device).__name__}")
+        try:
+            torch.device(self.device)
+        except (RuntimeError, ValueError):
+            raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda', "
+                             f"got {self.device!r}") from None
 
     def to_dict(self) -> dict[str, Any]:
         """The fields as a JSON-serialisable dict."""
@@ -297,6 +318,16 @@ def _epoch_permutation(n: int, seed: int, epoch: int) -> list[int]:
     return torch.randperm(n, generator=g).tolist()
 
 
+def _on_device(collate_fn: Callable, device: torch.device) -> Callable:
+    if device.type == "cpu":
+        return collate_fn
+
+    def collate(items):
+        return tuple(t.to(device) for t in collate_fn(items))
+
+    return collate
+
+
 def _clone_state(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().clone() for k, v in model.state_dict().items()}
 
@@ -309,7 +340,7 @@ def _grad_norm(params: Sequence[torch.Tensor]) -> torch.Tensor:
 
 
 _RESUMABLE_FIELDS = ("batch_size", "lr", "optimizer", "rho", "eps", "rms_init",
-                     "clip_grad_norm", "seed")
+                     "clip_grad_norm", "seed", "select_last_epoch")
 
 
 def train(
@@ -384,6 +415,11 @@ def train(
         raise TypeError("callback must be callable")
     collate_fn = _default_collate() if collate_fn is None else collate_fn
     dtype = _model_dtype(model)
+    device = torch.device(config.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("config.device is 'cuda' but torch sees no CUDA device")
+    model.to(device)
+    collate_fn = _on_device(collate_fn, device)
 
     optimizer = make_optimizer(model, config)
     params = [p for g in optimizer.param_groups for p in g["params"]]
@@ -423,6 +459,10 @@ def train(
         initial_val = float(hist["initial_val_loss"])
         best_epoch, best_val, steps = int(hist["best_epoch"]), float(hist["best_val_loss"]), \
             int(hist["steps"])
+        if (not config.select_last_epoch and start_epoch == saved.epochs < config.epochs
+                and val_losses and val_losses[-1] < best_val):
+            # that run's final epoch was no candidate; in this longer run it is one
+            best_epoch, best_val, best_state = start_epoch, val_losses[-1], _clone_state(model)
     else:
         torch.manual_seed(config.seed)
         train_losses, val_losses, epoch_seconds, snapshots = [], [], [], []
@@ -474,7 +514,7 @@ def train(
             train_losses.append(total / count)
             val = val_loss_of(epoch)
             val_losses.append(val)
-            if val < best_val:
+            if val < best_val and (config.select_last_epoch or epoch < config.epochs):
                 best_epoch, best_val, best_state = epoch, val, _clone_state(model)
             epoch_seconds.append(time.perf_counter() - t0)
             snapshot(epoch)

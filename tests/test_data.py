@@ -12,6 +12,7 @@ import torch
 from sista_lib import data
 from sista_lib.data import (
     PHOTOS,
+    STUDY_TEST_PHOTOS,
     TEST_PHOTOS,
     TRAIN_PHOTOS,
     VAL_PHOTOS,
@@ -47,7 +48,8 @@ def test_every_registered_photo_loads_offline_as_grey_in_unit_range(name):
 def test_splits_of_photos_are_disjoint_and_by_package():
     train, val, test = (set(list_photos(s)) for s in ("train", "val", "test"))
     assert not (train & val or train & test or val & test)
-    assert train | val | test == set(PHOTOS) == set(list_photos())
+    assert train | val | set(STUDY_TEST_PHOTOS) == set(PHOTOS) == set(list_photos())
+    assert test < set(STUDY_TEST_PHOTOS) and not (set(STUDY_TEST_PHOTOS) & (train | val))
     assert {PHOTOS[n].package for n in train | val} == {"scikit-image"}
     assert "scikit-image" not in {PHOTOS[n].package for n in test}
     assert "camera" not in {n for n in PHOTOS if PHOTOS[n].package == "PyWavelets"}
@@ -56,7 +58,7 @@ def test_splits_of_photos_are_disjoint_and_by_package():
 
 def test_every_photo_has_licence_and_attribution():
     for p in PHOTOS.values():
-        assert p.licence and p.attribution and p.loader.startswith(("skimage", "sklearn", "pywt"))
+        assert p.licence and p.attribution and p.loader.startswith(("skimage", "sklearn", "pywt", "matplotlib"))
 
 
 def test_load_photo_returns_a_copy():
@@ -444,3 +446,14 @@ def test_square_photo_is_the_resized_centre_square():
                                               anti_aliasing=True), 0, 1))
     with pytest.raises(ValueError, match="size must be >= 1"):
         square_photo("coffee", 0)
+
+
+def test_study_test_photos_and_their_validation():
+    splits = make_splits(2, 2, 12, test_photos=STUDY_TEST_PHOTOS)
+    used = {prov.split("[")[0] for prov in splits.provenance["test"]}
+    assert used <= set(STUDY_TEST_PHOTOS) and used - set(TEST_PHOTOS)
+    assert splits.photos["test"] == list(STUDY_TEST_PHOTOS)
+    with pytest.raises(ValueError, match="share no photo"):
+        make_splits(2, 2, 2, test_photos=("china", "camera"))
+    with pytest.raises(TypeError, match="not a str"):
+        make_splits(2, 2, 2, test_photos="china")

@@ -62,3 +62,49 @@ def test_metric_errors(images):
         ssim(ref[:, :5, :5], est[:, :5, :5])
     with pytest.raises(ValueError, match=r"\(n_images, H, W\)"):
         score_images(ref[None], est[None])
+
+
+def _matlab_ssim_by_hand(ref, est, data_range):
+    """MATLAB's ssim written out: 11 x 11 normalised Gaussian (sigma 1.5), replicated edges,
+    population moments, mean of the whole map."""
+    r = np.arange(-5, 6)
+    g = np.exp(-(r[:, None] ** 2 + r[None, :] ** 2) / (2 * 1.5 ** 2))
+    g /= g.sum()
+
+    def blur(img):
+        padded = np.pad(img, 5, mode="edge")
+        out = np.empty_like(img)
+        for i in range(img.shape[0]):
+            for j in range(img.shape[1]):
+                out[i, j] = np.sum(padded[i:i + 11, j:j + 11] * g)
+        return out
+
+    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
+    mr, me = blur(ref), blur(est)
+    vr, ve, cv = blur(ref * ref) - mr ** 2, blur(est * est) - me ** 2, blur(ref * est) - mr * me
+    ssim_map = ((2 * mr * me + c1) * (2 * cv + c2)) / ((mr ** 2 + me ** 2 + c1) * (vr + ve + c2))
+    return ssim_map.mean()
+
+
+def test_matlab_ssim_matches_its_definition_and_differs_from_skimage_at_the_border():
+    from sista_lib.metrics import ssim
+
+    rng = np.random.default_rng(3)
+    ref = np.round(rng.random((2, 24, 20)) * 255)
+    est = np.clip(ref + rng.normal(0, 20, ref.shape), 0, 255).round()
+    ours = ssim(ref, est, data_range=255.0, convention="matlab")
+    by_hand = [_matlab_ssim_by_hand(r, e, 255.0) for r, e in zip(ref, est)]
+    np.testing.assert_allclose(ours, by_hand, rtol=0, atol=1e-12)
+    skimage_value = ssim(ref, est, data_range=255.0)
+    assert np.all(np.abs(ours - skimage_value) > 1e-4)  # the border convention matters
+    assert ssim(ref[0], ref[0], data_range=255.0, convention="matlab") == pytest.approx(1.0)
+
+
+def test_ssim_convention_is_validated():
+    from sista_lib.metrics import score_images, ssim
+
+    img = np.zeros((8, 8))
+    with pytest.raises(ValueError, match="convention must be one of"):
+        ssim(img, img, convention="octave")
+    with pytest.raises(ValueError, match="convention must be one of"):
+        score_images(img, img, ssim_convention="MATLAB")

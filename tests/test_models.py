@@ -448,3 +448,69 @@ def test_bad_arguments_raise_clear_errors():
         StackedRNN(5, 7, 4)(np.zeros((3, 2, 4)))
     with pytest.raises(ValueError, match="x must have 3 dimensions"):
         LSTMBaseline(5, 7, 4)(torch.zeros(3, 5))
+
+
+# --- the authors' initialisations ---------------------------------------------------------
+
+def test_stacked_rnn_authors_init_is_the_released_xavier_draw():
+    model = StackedRNN(32, 128, 128, n_layers=3, seed=0, init="authors")
+    assert model.V.std().item() == pytest.approx(np.sqrt(2 / (128 * 32)), rel=0.05)
+    assert model.U.std().item() == pytest.approx(np.sqrt(2 / (128 * 128)), rel=0.05)
+    assert model.W[0].std().item() == pytest.approx(np.sqrt(2 / 128 ** 2), rel=0.05)
+    assert model.b.mean().abs().item() < 0.03 and model.b.std().item() == pytest.approx(
+        0.125, rel=0.1)
+    # layers 2..K share one draw of W and of S; layer 1's W is its own
+    assert torch.equal(model.W[1], model.W[2]) and not torch.equal(model.W[0], model.W[1])
+    assert torch.equal(model.S[0], model.S[1])
+    assert not model.c.any() and not model.h0.any()
+    again = StackedRNN(32, 128, 128, n_layers=3, seed=0, init="authors")
+    assert all(torch.equal(p, q) for p, q in zip(model.parameters(), again.parameters()))
+    with pytest.raises(ValueError, match="init must be one of"):
+        StackedRNN(init="xavier")
+
+
+def test_lstm_keras1_init_matches_keras_and_counts_its_parameters():
+    M, H, N, L = 32, 128, 128, 4
+    model = LSTMBaseline(M, H, N, n_layers=L, seed=2, init="keras1")
+    assert count_parameters(model) == 4 * (M * H + H * H + H) + (L - 1) * 4 * (
+        2 * H * H + H) + N * H + N
+    for k in range(L):
+        w_ih = getattr(model.lstm, f"weight_ih_l{k}").double()
+        w_hh = getattr(model.lstm, f"weight_hh_l{k}").double()
+        n_in = M if k == 0 else H
+        assert w_ih.abs().max().item() <= np.sqrt(6 / (n_in + H)) + 1e-7
+        for gate in range(4):   # each gate's recurrent block is 1.1 x an orthogonal matrix
+            block = w_hh[gate * H:(gate + 1) * H]
+            torch.testing.assert_close(block @ block.T, 1.21 * torch.eye(H, dtype=torch.float64),
+                                       atol=1e-5, rtol=0)
+        b_ih, b_hh = getattr(model.lstm, f"bias_ih_l{k}"), getattr(model.lstm, f"bias_hh_l{k}")
+        assert torch.equal(b_ih[H:2 * H], torch.ones(H)) and not b_ih[:H].any()
+        assert not b_hh.any() and not b_hh.requires_grad
+    assert not model.readout.bias.any()
+
+
+def test_hard_sigmoid_lstm_is_the_keras_cell_written_out():
+    torch.manual_seed(0)
+    model = LSTMBaseline(3, 4, 2, n_layers=2, seed=1, init="keras1", gate="hard_sigmoid",
+                         dtype=F64)
+    x = torch.randn(5, 2, 3, dtype=F64)
+
+    def hs(z):
+        return np.clip(0.2 * z + 0.5, 0.0, 1.0)
+
+    out = x.numpy()
+    for k in range(2):
+        w_ih, w_hh, b_ih, b_hh = (getattr(model.lstm, f"{n}_l{k}").detach().numpy()
+                                  for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        h, c, hs_out = np.zeros((2, 4)), np.zeros((2, 4)), []
+        for t in range(5):
+            z = out[t] @ w_ih.T + h @ w_hh.T + b_ih + b_hh
+            i, f, g, o = np.split(z, 4, axis=1)
+            c = hs(f) * c + hs(i) * np.tanh(g)
+            h = hs(o) * np.tanh(c)
+            hs_out.append(h)
+        out = np.stack(hs_out)
+    expected = out @ model.readout.weight.detach().numpy().T + model.readout.bias.detach().numpy()
+    np.testing.assert_allclose(model(x).detach().numpy(), expected, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="gate must be one of"):
+        LSTMBaseline(gate="relu")
