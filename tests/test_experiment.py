@@ -233,3 +233,49 @@ def test_caltech_source_needs_a_root_and_old_configs_still_load():
     old = MICRO_CONFIG.to_dict()
     del old["caltech_root"]  # experiment.json files written before the field existed
     assert ExperimentConfig.from_dict(old) == MICRO_CONFIG
+
+
+# --- the authors' protocol ------------------------------------------------------------------
+
+def test_paper_preset_is_the_authors_protocol_at_the_papers_scale():
+    config = ex.PRESETS["paper"]["config"]
+    assert (config.n_train, config.n_val, config.n_test) == (24500, 3060, 3060)
+    assert config.n_train // config.batch_size * config.epochs == 49_000
+    rnn, lstm = config.train_config(0, "sista_rnn"), config.train_config(0, "lstm")
+    assert (rnn.eps, rnn.rms_init, rnn.clip_grad_norm, rnn.keep_best) == (0.0, 1e-3, None, True)
+    assert (lstm.eps, lstm.rms_init, lstm.clip_grad_norm, lstm.keep_best) == (1e-8, 0.0, 1.0,
+                                                                                False)
+    assert not rnn.select_last_epoch and not lstm.select_last_epoch
+    assert (config.stacked_init, config.lstm_init, config.ssim, config.baselines) == (
+        "authors", "keras1", "matlab", "authors")
+
+
+def test_a_config_written_before_the_protocol_fields_reads_as_the_old_protocol():
+    old = {"preset": "paper", "n_train": 750, "n_val": 100, "n_test": 100}
+    config = ExperimentConfig.from_dict(old, legacy=True)
+    assert config.to_dict() == {**ex.PRESETS["small-v1"]["config"].to_dict(), "preset": "paper"}
+    assert config.train_config(0, "lstm").clip_grad_norm is None
+    assert ExperimentConfig.from_dict(old).rms_init == 1e-3      # without legacy: the defaults
+    with pytest.raises(ValueError, match="lstm_gate must be one of"):
+        ExperimentConfig(lstm_gate="tanh")
+    with pytest.raises(TypeError, match="test_photos must be a sequence"):
+        ExperimentConfig(test_photos="china")
+
+
+def test_a_diverging_run_is_recorded_and_the_others_go_on(tmp_path, monkeypatch):
+    from sista_lib.train import TrainingDivergedError
+
+    real_run_one = ex.run_one
+
+    def run_one(name, seed, *args, **kw):
+        if name == "stacked_rnn":
+            raise TrainingDivergedError(2, 7, float("nan"))
+        return real_run_one(name, seed, *args, **kw)
+
+    monkeypatch.setattr(ex, "run_one", run_one)
+    res = ex.run_experiment(MICRO_CONFIG, tmp_path / "s", models=("sista_rnn", "stacked_rnn",
+                                                                   "lstm"),
+                            baselines=False, progress=False)
+    assert res["failed_runs"] == ["stacked_rnn_seed0"] and res["models"] == ["sista_rnn", "lstm"]
+    failed = json.loads((tmp_path / "s" / "failed" / "stacked_rnn_seed0.json").read_text())
+    assert failed["model"] == "stacked_rnn" and failed["epoch"] == 2 and failed["step"] == 7

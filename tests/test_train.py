@@ -444,3 +444,37 @@ def test_baselines_on_a_fully_sampled_problem():
     assert out["sista_untrained"]["n_iter"] == 3
     assert 1 <= out["sista_converged"]["iterations_mean"] <= out["sista_converged"]["iterations_max"]
     assert out["sista_converged"]["alpha"] == pytest.approx(2.0)  # ||A||^2 + lambda2
+
+
+# --- the authors' model selection and the device option -----------------------------------
+
+def test_select_last_epoch_false_never_picks_the_final_epoch(tmp_path):
+    # Training pulls w from 0 to 1 = what validation wants: the final epoch is the best one,
+    # unless, as in the authors' code (validation before each epoch), it is no candidate.
+    train_set, val_set = scale_set(8, 1.0, 0), scale_set(8, 1.0, 1)
+    cfg = TrainConfig(epochs=6, batch_size=8, lr=0.05, seed=0)
+    r_all = tr.train(Scale(), train_set, val_set, cfg, progress=False, collate_fn=collate)
+    assert r_all.best_epoch == 6
+    authors = TrainConfig(**{**cfg.to_dict(), "select_last_epoch": False})
+    model = Scale()
+    r = tr.train(model, train_set, val_set, authors, progress=False, collate_fn=collate,
+                 callback=lambda m, e: float(m.w.detach()))
+    assert r.best_epoch == 5 and r.val_loss == r_all.val_loss   # same curve, other choice
+    assert float(model.w.detach()) == r.snapshots[5]
+    # a 3-epoch run resumed to 6 epochs chooses exactly as the uninterrupted 6-epoch run
+    path = tmp_path / "ckpt.safetensors"
+    tr.train(Scale(), train_set, val_set, TrainConfig(**{**authors.to_dict(), "epochs": 3}),
+             progress=False, collate_fn=collate, checkpoint_path=path)
+    resumed = tr.train(Scale(), train_set, val_set, authors, progress=False,
+                       collate_fn=collate, checkpoint_path=path, resume=True)
+    assert resumed.best_epoch == r.best_epoch and resumed.best_val_loss == r.best_val_loss
+
+
+def test_device_is_validated():
+    with pytest.raises(ValueError, match="device must name a torch device"):
+        TrainConfig(device="gpu0")
+    with pytest.raises(TypeError, match="device must be a str"):
+        TrainConfig(device=0)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="torch sees no CUDA device"):
+            run(config=TrainConfig(**{**CFG.to_dict(), "device": "cuda"}))
