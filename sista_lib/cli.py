@@ -50,6 +50,29 @@ def _pos_float(text: str) -> float:
     return v
 
 
+_RESUME_HELP = """\
+resuming: every epoch of every run is checkpointed in OUT/train_state/. After an interruption
+(Ctrl-C, a lost machine), run the same command again with --resume: finished runs are skipped
+and each unfinished one continues from its last epoch, bit-identically. The configuration must
+be the same (OUT/experiment.json records it). Runs are independent, so several processes (one
+per core or GPU: --models/--seeds) can share one OUT; --merge then gathers them."""
+
+
+def _presets_help() -> str:
+    lines = ["presets (every field can be overridden by its flag):"]
+    for name, preset in PRESETS.items():
+        c = preset["config"]
+        lines.append(f"  {name:9s} n_train={c.n_train} n_val={c.n_val} n_test={c.n_test} "
+                     f"epochs={c.epochs} batch_size={c.batch_size} lr={c.lr:g} "
+                     f"seeds={list(preset['seeds'])}")
+        if name == "small-v1":
+            lines.append(" " * 12 + "(the earlier protocol: see ExperimentConfig.from_dict's "
+                         "legacy values)")
+    lines.append("  every preset but small-v1 follows the authors' protocol (see the protocol "
+                 "flags)")
+    return "\n".join(lines)
+
+
 def _nonneg_float(text: str) -> float:
     try:
         v = float(text)
@@ -71,6 +94,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m sista_lib.experiment",
         description="Train the SISTA-RNN and its baselines on sequential compressive sensing "
                     "of images, score them with the paper's protocol, write results.json.",
+        epilog=_presets_help() + "\n\n" + _RESUME_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--preset", choices=sorted(PRESETS), default="quick",
                    help="starting values (default: quick)")
@@ -94,7 +119,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--dtype", choices=("float32", "float64"),
                    help="parameter precision of the networks (default float32)")
     p.add_argument("--resume", action="store_true",
-                   help="skip finished runs, continue unfinished ones from their last epoch")
+                   help="skip finished runs, continue unfinished ones from their last epoch "
+                        "(see below)")
+    p.add_argument("--debug", action="store_true",
+                   help="on an error, print the whole traceback instead of one line")
     p.add_argument("--merge", action="store_true",
                    help="only merge the finished runs of --out into results.json")
     p.add_argument("--no-baselines", action="store_true",
@@ -138,10 +166,36 @@ _OVERRIDES = ("epochs", "n_train", "n_val", "n_test", "batch_size", "lr", "clip_
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``python -m sista_lib.experiment``; returns the exit status."""
+    """Entry point of ``python -m sista_lib.experiment``; returns the exit status.
+
+    0: done; 1: a run failed (diverged, or an error while running); 2: a usage error (bad
+    flags or values, a missing data folder; nothing was written); 130: interrupted (the message says how to resume).
+    Errors print one line; ``--debug`` prints the traceback instead.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     command = shlex.join(["python", "-m", "sista_lib.experiment", *argv])
+    try:
+        return _run(args, command)
+    except KeyboardInterrupt:
+        again = command if args.resume else command + " --resume"
+        print(f"\ninterrupted; every finished epoch is saved. To continue: {again}",
+              file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, FileNotFoundError) as exc:   # what the user asked for
+        if args.debug:
+            raise
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, RuntimeError) as exc:                      # what happened while running
+        if args.debug:
+            raise
+        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, command: str) -> int:
     torch.set_num_threads(args.threads)
     if args.merge:
         results = merge(args.out, command=command)

@@ -196,6 +196,9 @@ class ExperimentConfig:
             raise ValueError(f"source must be 'bundled' or 'caltech256', got {self.source!r}")
         if self.source == "caltech256" and self.caltech_root is None:
             raise ValueError("source='caltech256' needs caltech_root (the Caltech-256 folder)")
+        if self.source == "bundled" and self.caltech_root is not None:
+            raise ValueError("caltech_root is only used with source='caltech256', got "
+                             f"caltech_root={self.caltech_root!r} with source='bundled'")
         for name in ("preset", "source", "wavelet"):
             if not isinstance(getattr(self, name), str):
                 raise TypeError(f"{name} must be a str, got {type(getattr(self, name)).__name__}")
@@ -332,6 +335,9 @@ def _check_models(models: Sequence[str]) -> tuple[str, ...]:
     for m in models:
         if m not in MODEL_NAMES:
             raise ValueError(f"unknown model {m!r}; models must be among {MODEL_NAMES}")
+    if len(set(models)) != len(models):
+        raise ValueError(f"models must not repeat a model (it would train the same run twice), "
+                         f"got {list(models)}")
     return models
 
 
@@ -339,7 +345,48 @@ def _check_seeds(seeds: Sequence[int]) -> tuple[int, ...]:
     seeds = tuple(seeds)
     if not seeds:
         raise ValueError("seeds must hold at least one seed")
-    return tuple(check_positive_int(s, "seeds", minimum=0) for s in seeds)
+    seeds = tuple(check_positive_int(s, "seeds", minimum=0) for s in seeds)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds must not repeat a seed (it would train the same run twice), "
+                         f"got {list(seeds)}")
+    return seeds
+
+
+def _check_out(out: Any) -> Path:
+    if not isinstance(out, (str, os.PathLike)) or not os.fspath(out).strip():
+        raise ValueError(f"out must name a folder, got {out!r}")
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"out must be a folder, but {out} is a file")
+    return out
+
+
+def _check_memory(config: ExperimentConfig) -> None:
+    """Refuse a data set that cannot fit in this machine's memory, before anything is written."""
+    n = config.n_train + config.n_val + config.n_test
+    side = 128
+    # float64 images while they are made, then the float32 sequences x and y of train and val
+    need = n * side * side * 8 + (config.n_train + config.n_val) * side * (side + config.m) * 4
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return
+    if need > 0.8 * total:
+        raise ValueError(
+            f"n_train + n_val + n_test = {n} images need about {need / 2**30:.1f} GiB, more "
+            f"than 80 % of this machine's {total / 2**30:.1f} GiB; use fewer images")
+
+
+def _probe_writable(out: Path) -> None:
+    for sub in ("runs", "checkpoints", "train_state"):
+        folder = out / sub
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".write-probe"
+        try:
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as exc:
+            raise PermissionError(f"cannot write in {folder}: {exc.strerror}") from None
 
 
 def _scores_record(scores: Mapping[str, np.ndarray]) -> dict[str, Any]:
@@ -463,20 +510,32 @@ def run_baselines(
     return record
 
 
+def _check_folder(out: Path, config: ExperimentConfig) -> bool:
+    """Whether ``out`` already holds this study; raises if it holds another one. Writes nothing."""
+    manifest = out / "experiment.json"
+    if not manifest.exists():
+        return False
+    try:
+        saved = json.loads(manifest.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{manifest} is not a readable experiment manifest ({exc}); "
+                         "use another --out") from None
+    # Protocol fields added after a study started take the values it was run with.
+    saved_config = ExperimentConfig.from_dict(saved.get("config", {}), legacy=True).to_dict()
+    if saved_config != config.to_dict():
+        diff = {k: (saved_config.get(k), v) for k, v in config.to_dict().items()
+                if saved_config.get(k) != v}
+        raise ValueError(
+            f"{out} holds a study with another configuration (saved, requested): {diff}; "
+            "use another --out"
+        )
+    return True
+
+
 def _claim_folder(out: Path, config: ExperimentConfig) -> None:
     """Write ``experiment.json`` or check that the folder was started with the same config."""
     manifest = out / "experiment.json"
-    if manifest.exists():
-        saved = json.loads(manifest.read_text())
-        # Protocol fields added after a study started take the values it was run with.
-        saved_config = ExperimentConfig.from_dict(saved.get("config", {}), legacy=True).to_dict()
-        if saved_config != config.to_dict():
-            diff = {k: (saved_config.get(k), v) for k, v in config.to_dict().items()
-                    if saved_config.get(k) != v}
-            raise ValueError(
-                f"{out} holds a study with another configuration (saved, requested): {diff}; "
-                "use another --out"
-            )
+    if _check_folder(out, config):
         return
     atomic_write_text(manifest, json.dumps({"schema": SCHEMA, "config": config.to_dict()},
                                            indent=1))
@@ -511,10 +570,18 @@ def run_experiment(
         raise TypeError(f"config must be an ExperimentConfig, got {type(config).__name__}")
     models = _check_models(models)
     seeds = _check_seeds(seeds)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    _claim_folder(out, config)
+    out = _check_out(out)
+    # Everything that can fail is checked before the folder is claimed, so that a failed
+    # command never leaves a folder that the corrected command would refuse.
+    config.train_config(0, device=device)          # a bad device name fails here
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device is {device!r} but torch sees no CUDA device")
+    _check_folder(out, config)
+    _check_memory(config)
     problem = _problem(config)
+    out.mkdir(parents=True, exist_ok=True)
+    _probe_writable(out)
+    _claim_folder(out, config)
     failed: list[str] = []
     if baselines and not (resume and (out / "runs" / "baselines.json").exists()):
         run_baselines(config, out, problem=problem, command=command)

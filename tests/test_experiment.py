@@ -279,3 +279,50 @@ def test_a_diverging_run_is_recorded_and_the_others_go_on(tmp_path, monkeypatch)
     assert res["failed_runs"] == ["stacked_rnn_seed0"] and res["models"] == ["sista_rnn", "lstm"]
     failed = json.loads((tmp_path / "s" / "failed" / "stacked_rnn_seed0.json").read_text())
     assert failed["model"] == "stacked_rnn" and failed["epoch"] == 2 and failed["step"] == 7
+
+
+# --- the command line refuses bad input before it writes anything ---------------------------
+
+@pytest.mark.parametrize("extra, message", [
+    (["--source", "caltech256", "--caltech-root", "/nope/256_ObjectCategories"], "nope"),
+    (["--caltech-root", "/somewhere"], "caltech_root is only used with source='caltech256'"),
+    (["--models", "lstm", "lstm"], "must not repeat a model"),
+    (["--seeds", "1", "1"], "must not repeat a seed"),
+    (["--n-train", "1000000000"], "use fewer images"),
+    (["--device", "gpu7"], "device must name a torch device"),
+])
+def test_bad_commands_fail_in_one_line_and_leave_no_folder(tmp_path, capsys, extra, message):
+    out = tmp_path / "study"
+    status = cli.main(["--preset", "quick", "--out", str(out), *MICRO, *extra])
+    err = capsys.readouterr().err
+    assert status == 2 and message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert not out.exists()
+    # the corrected command then works in the same folder
+    assert cli.main(["--preset", "quick", "--out", str(out), *MICRO, "--models",
+                     "sista_rnn", "--no-baselines", "--epochs", "1"]) == 0
+
+
+def test_empty_out_and_debug_traceback(tmp_path, capsys):
+    assert cli.main(["--preset", "quick", "--out", "", *MICRO]) == 2
+    assert "out must name a folder" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="must not repeat a model"):
+        cli.main(["--preset", "quick", "--out", str(tmp_path / "s"), "--models", "lstm",
+                  "lstm", "--debug"])
+
+
+def test_interrupt_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    def interrupted(*args, **kw):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run_experiment", interrupted)
+    assert cli.main(["--preset", "quick", "--out", str(tmp_path / "s"), *MICRO]) == 130
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_help_lists_the_presets_and_explains_resume(capsys):
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    text = capsys.readouterr().out
+    assert "n_train=24500 n_val=3060 n_test=3060" in text and "small-v1" in text
+    assert "bit-identically" in text and "--lstm-gate" in text
