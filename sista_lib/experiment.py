@@ -68,6 +68,7 @@ __all__ = [
     "load_results",
     "results_table",
     "learning_curves",
+    "plateaued",
 ]
 
 SCHEMA = "sista_lib.experiment/1"
@@ -611,6 +612,48 @@ def run_experiment(
 # --------------------------------------------------------------------------------------------
 
 
+def plateaued(val_losses: Sequence[float], initial: float | None = None, *,
+              tail: float = 0.2, tol: float = 0.01) -> bool:
+    r"""Whether a validation curve has levelled off by the end of training.
+
+    With the curve :math:`v_0, v_1, \dots, v_E` (``initial`` is :math:`v_0`; without it the
+    curve starts at epoch 1), the last :math:`\lceil \text{tail}\cdot E \rceil` epochs form the
+    tail; the curve has plateaued when the tail's best value improves on the best value before
+    it by less than ``tol`` (relative):
+
+    .. math::
+
+        \frac{\min_{e < E_0} v_e - \min_{e \ge E_0} v_e}{\min_{e < E_0} v_e} < \text{tol},
+        \qquad E_0 = E - \lceil \text{tail}\cdot E \rceil + 1 .
+
+    Parameters
+    ----------
+    val_losses : sequence of float
+        Validation loss after each epoch (``TrainResult.val_loss``).
+    initial : float, optional
+        Validation loss of the initial parameters (epoch 0).
+    tail : float in (0, 1), default 0.2
+    tol : float > 0, default 0.01
+    """
+    curve = ([] if initial is None else [float(initial)]) + [float(v) for v in val_losses]
+    check_scalar(tail, "tail", positive=True)
+    check_scalar(tol, "tol", positive=True)
+    if not 0 < tail < 1:
+        raise ValueError(f"tail must be in (0, 1), got {tail}")
+    n_tail = int(np.ceil(tail * len(val_losses)))
+    if n_tail < 1 or len(curve) - n_tail < 1:
+        raise ValueError(f"the curve is too short to judge a plateau: {len(curve)} values")
+    before, last = min(curve[:-n_tail]), min(curve[-n_tail:])
+    return bool((before - last) / abs(before) < tol)
+
+
+def _plateau_count(runs: Mapping[str, Mapping[str, Any]]) -> tuple[int, int] | None:
+    """(seeds whose validation curve plateaued, seeds) for one model's runs."""
+    flags = [plateaued(r["train"]["val_loss"], r["train"]["initial_val_loss"])
+             for r in runs.values() if len(r["train"]["val_loss"]) >= 2]
+    return (sum(flags), len(flags)) if flags else None
+
+
 def _seed_summary(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     seeds = sorted(runs, key=int)
     out: dict[str, Any] = {"seeds": [int(s) for s in seeds]}
@@ -625,6 +668,9 @@ def _seed_summary(runs: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
     out["best_epoch"] = [runs[s]["train"]["best_epoch"] for s in seeds]
     out["train_wall_time_s"] = [runs[s]["train_wall_time_s"] for s in seeds]
     out["best_val_loss"] = [runs[s]["train"]["best_val_loss"] for s in seeds]
+    out["steps"] = [runs[s]["train"]["steps"] for s in seeds]
+    out["plateaued"] = [plateaued(runs[s]["train"]["val_loss"], runs[s]["train"]["initial_val_loss"])
+                        if len(runs[s]["train"]["val_loss"]) >= 2 else None for s in seeds]
     return out
 
 
@@ -704,6 +750,7 @@ def results_table(
     metrics: Sequence[str] = METRICS,
     fmt: str = "markdown",
     digits: int = 2,
+    convergence: bool = False,
 ) -> list[dict[str, Any]] | str:
     """The book's results table: baselines, then trained models.
 
@@ -718,6 +765,9 @@ def results_table(
         ``"rows"``: a list of dicts with numbers (for ``glue``); otherwise a table string.
     digits : int
         Decimals of PSNR and MSE (SSIM gets two more).
+    convergence : bool, default False
+        Add the columns "steps" and "plateaued" (how many seeds' validation curves levelled
+        off, :func:`plateaued`) to the table strings; the rows always carry them.
 
     Returns
     -------
@@ -735,7 +785,7 @@ def results_table(
         row = {"method": key, "label": MODEL_LABELS.get(key, key), "trained": False,
                "layers": entry.get("iterations_mean", entry.get("n_iter")),
                "n_parameters": None, "n_seeds": None, "best_epoch_mean": None,
-               "train_time_s_mean": None}
+               "train_time_s_mean": None, "steps": None, "plateaued": None}
         for m in metrics:
             row[m] = entry["summary"][m]["mean"]
             row[m + "_std"] = None
@@ -745,7 +795,9 @@ def results_table(
         row = {"method": key, "label": MODEL_LABELS.get(key, key), "trained": True,
                "layers": s["layers"], "n_parameters": s["n_parameters"],
                "n_seeds": len(s["seeds"]), "best_epoch_mean": float(np.mean(s["best_epoch"])),
-               "train_time_s_mean": float(np.mean(s["train_wall_time_s"]))}
+               "train_time_s_mean": float(np.mean(s["train_wall_time_s"])),
+               "steps": int(np.mean([r["train"]["steps"] for r in results["runs"][key].values()])),
+               "plateaued": _plateau_count(results["runs"][key])}
         for m in metrics:
             row[m] = s[m]["mean"]
             row[m + "_std"] = s[m]["std"] if len(s["seeds"]) > 1 else None
@@ -769,6 +821,11 @@ def results_table(
     header = ["method", "layers / iterations", "parameters"] + [_METRIC_LABELS[m] for m in metrics]
     body = [[r["label"], layers(r), "" if r["n_parameters"] is None else f"{r['n_parameters']:,}"]
             + [cell(r, m) for m in metrics] for r in rows]
+    if convergence:
+        header += ["steps", "plateaued"]
+        for r, line in zip(rows, body):
+            line += ["" if r["steps"] is None else f"{r['steps']:,}",
+                     "" if r["plateaued"] is None else f"{r['plateaued'][0]} of {r['plateaued'][1]}"]
     if fmt == "markdown":
         lines = ["| " + " | ".join(header) + " |",
                  "|" + "|".join(["---"] + ["---:"] * (len(header) - 1)) + "|"]

@@ -326,3 +326,30 @@ def test_help_lists_the_presets_and_explains_resume(capsys):
     text = capsys.readouterr().out
     assert "n_train=24500 n_val=3060 n_test=3060" in text and "small-v1" in text
     assert "bit-identically" in text and "--lstm-gate" in text
+
+
+def test_plateau_criterion():
+    from sista_lib.experiment import plateaued
+
+    # 10 epochs: the tail is epochs 9-10; before them the best is 1.0
+    flat = [2.0, 1.5, 1.2, 1.1, 1.05, 1.02, 1.01, 1.0, 0.995, 0.992]
+    assert plateaued(flat, 3.0)                          # 0.8 % better in the tail
+    falling = flat[:-1] + [0.98]
+    assert not plateaued(falling, 3.0)                   # 2 % better in the tail
+    assert plateaued([1.0, 1.0], None) and not plateaued([1.0, 0.5], None)
+    with pytest.raises(ValueError, match="too short"):
+        plateaued([1.0])
+    with pytest.raises(ValueError, match="tail must be in"):
+        plateaued(flat, tail=1.5)
+
+
+def test_table_reports_steps_and_plateaus(cli_study):
+    res = ex.load_results(cli_study)
+    rows = ex.results_table(res, fmt="rows")
+    lstm = [r for r in rows if r["method"] == "lstm"][0]
+    assert lstm["steps"] == 4 and lstm["plateaued"][1] == 1
+    text = ex.results_table(res, convergence=True)
+    assert text.splitlines()[0].endswith("| steps | plateaued |")
+    assert text.splitlines()[-1].endswith("| 4 | 1 of 1 |") or text.splitlines()[-1].endswith(
+        "| 4 | 0 of 1 |")
+    assert "plateaued" not in ex.results_table(res)
