@@ -259,6 +259,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "paper": {"config": ExperimentConfig(preset="paper", n_train=24500, n_val=3060,
                                          n_test=3060, epochs=100, batch_size=50),
               "seeds": (0, 1, 2)},
+    # The learning-rate sweep: the paper's data and protocol, one seed, 5 epochs (2,450 steps);
+    # run once per --lr into its own folder (results/README.md).
+    "lr-sweep": {"config": ExperimentConfig(preset="lr-sweep", n_train=24500, n_val=3060,
+                                            n_test=3060, epochs=5, batch_size=50),
+                 "seeds": (0,)},
     # The book's first, smaller study (kept reproducible): 750 training images and the
     # earlier protocol (Keras-style RMSprop for every network, variance-scaled stacked RNN,
     # torch's LSTM initialisation, best epoch of every network, scikit-image's SSIM).
