@@ -69,6 +69,9 @@ __all__ = [
     "results_table",
     "learning_curves",
     "plateaued",
+    "protocol_table",
+    "AUTHORS_PROTOCOL",
+    "FIXED_DIFFERENCES",
 ]
 
 SCHEMA = "sista_lib.experiment/1"
@@ -246,6 +249,68 @@ class ExperimentConfig:
     @property
     def torch_dtype(self) -> torch.dtype:
         return torch.float64 if self.dtype == "float64" else torch.float32
+
+
+#: What the authors' released code does, item by item, beside the field of
+#: :class:`ExperimentConfig` that reproduces it (see :func:`protocol_table`).
+AUTHORS_PROTOCOL: tuple[tuple[str, str, Any, str], ...] = (
+    ("optimiser of the soft-threshold RNNs", "rms_eps", 0.0,
+     "Theano RMSprop, rho 0.9, no epsilon"),
+    ("initial RMSprop accumulator (soft-threshold RNNs)", "rms_init", 1e-3,
+     "accumulator initialised to 1e-3"),
+    ("gradient clipping (soft-threshold RNNs)", "clip_grad_norm", None, "none"),
+    ("optimiser of the LSTM", "lstm_rms_eps", 1e-8, "Keras 1 RMSprop, rho 0.9, epsilon 1e-8"),
+    ("gradient clipping (LSTM)", "lstm_clip_grad_norm", 1.0, "global norm clipped at 1"),
+    ("LSTM parameters scored", "lstm_keep_best", False, "the last epoch's"),
+    ("model selection", "select_last_epoch", False,
+     "validation before each epoch (epoch 0 included, never after the last), strict <"),
+    ("generic RNN initialisation", "stacked_init", "authors",
+     "Gaussian, std sqrt(2/(n_in n_out)); thresholds N(0, 2/H); layers 2..K one shared draw"),
+    ("LSTM initialisation", "lstm_init", "keras1",
+     "Glorot-uniform input, 1.1 x orthogonal recurrent weights, forget bias 1, one bias per "
+     "gate"),
+    ("LSTM gates", "lstm_gate", "hard_sigmoid", "Keras 1's hard sigmoid"),
+    ("SSIM", "ssim", "matlab", "MATLAB's ssim: the mean of the whole map"),
+    ("unsupervised baselines", "baselines", "authors",
+     "plain Lasso for the first column; converged SISTA with alpha = 1"),
+    ("learning rate, batch, epochs", "lr", 1e-4, "1e-4, 50, 100 (49,000 steps)"),
+)
+
+#: What differs from the authors' study whatever the configuration, and why.
+FIXED_DIFFERENCES: tuple[tuple[str, str, str, str], ...] = (
+    ("images", "Caltech-256, 30,607 photos, shuffled with seed 2013, split 80/10/10",
+     "random 128 x 128 crops of photos bundled with Python packages, split by photo",
+     "Caltech-256 cannot be downloaded where the book is built; `--source caltech256` loads a "
+     "local copy"),
+    ("normalisation statistics", "computed on all images before the split",
+     "fitted on the training split only", "test images must not inform training"),
+    ("first layer of the released SISTA-RNN", "complex-valued scaffold, imaginary parts zero",
+     "real arithmetic", "the same function (checked to 1e-14 in float64)"),
+    ("soft threshold", "z max(|z| + b, 0) / sqrt(z^2 + 1e-9)", "sign(z) max(|z| - b, 0)",
+     "equal to about 1e-8; the exact form has the exact gradient"),
+    ("baselines' stopping test", "per column",
+     "the whole batch of columns of one time step", "every column converges at least as far"),
+    ("generic RNN's random draws", "one fixed RandomState(4299) for every run",
+     "seeded by the run's seed", "seeds must differ for the spread over seeds to mean anything"),
+)
+
+
+def protocol_table(config: "ExperimentConfig") -> list[dict[str, Any]]:
+    """Each item of the authors' protocol: what they did, what ``config`` does, whether the
+    two agree (rows for a table in the book; see :data:`AUTHORS_PROTOCOL`)."""
+    if not isinstance(config, ExperimentConfig):
+        raise TypeError(f"config must be an ExperimentConfig, got {type(config).__name__}")
+    rows = []
+    for item, field, authors_value, authors_text in AUTHORS_PROTOCOL:
+        value = getattr(config, field)
+        if field == "lr":
+            same = (config.lr, config.batch_size, config.epochs) == (1e-4, 50, 100)
+            value = f"{config.lr:g}, {config.batch_size}, {config.epochs}"
+        else:
+            same = value == authors_value
+        rows.append({"item": item, "field": field, "authors": authors_text, "here": value,
+                     "same": same})
+    return rows
 
 
 PRESETS: dict[str, dict[str, Any]] = {

@@ -353,3 +353,14 @@ def test_table_reports_steps_and_plateaus(cli_study):
     assert text.splitlines()[-1].endswith("| 4 | 1 of 1 |") or text.splitlines()[-1].endswith(
         "| 4 | 0 of 1 |")
     assert "plateaued" not in ex.results_table(res)
+
+
+def test_protocol_table_marks_each_departure_from_the_authors():
+    rows = {r["field"]: r for r in ex.protocol_table(ex.PRESETS["paper"]["config"])}
+    assert all(r["same"] for f, r in rows.items() if f != "lstm_gate")
+    assert not rows["lstm_gate"]["same"] and rows["lstm_gate"]["here"] == "sigmoid"
+    old = {r["field"]: r["same"] for r in ex.protocol_table(ex.PRESETS["small-v1"]["config"])}
+    assert not old["rms_init"] and not old["stacked_init"] and not old["ssim"]
+    assert old["clip_grad_norm"]   # neither clips the soft-threshold RNNs
+    with pytest.raises(TypeError, match="config must be an ExperimentConfig"):
+        ex.protocol_table({"lr": 1e-4})
