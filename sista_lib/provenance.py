@@ -63,7 +63,8 @@ def _versions() -> dict[str, str | None]:
 
 def provenance(command: str | None = None) -> dict[str, Any]:
     """Where and how a result is computed: the command, git commit and dirty flag (tracked
-    files), library versions, CPU/GPU, threads and the start time. ``finish_provenance``
+    files), library versions, CPU/GPU, threads, torch's determinism settings and the start
+    time. ``finish_provenance``
     adds the end and wall time.
 
     Parameters
@@ -82,6 +83,13 @@ def provenance(command: str | None = None) -> dict[str, Any]:
         "cpu": _cpu_model(),
         "cpu_count": os.cpu_count(),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
+        "cuda": torch.version.cuda if torch.cuda.is_available() else None,
+        "deterministic": {
+            "torch_deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+            "cudnn_deterministic": bool(torch.backends.cudnn.deterministic),
+            "cudnn_benchmark": bool(torch.backends.cudnn.benchmark),
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+        },
         "torch_threads": torch.get_num_threads(),
         "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
         "start": _now(),
