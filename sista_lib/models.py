@@ -37,6 +37,7 @@ from ._checks import (
     like,
     to_torch,
 )
+from .fused import check_implementation, sista_rnn_recurrence, stacked_rnn_recurrence
 from .sparse import _soft, lipschitz_constant
 
 __all__ = [
@@ -391,8 +392,12 @@ class SISTARNN(nn.Module):
 
     # ---- forward ---------------------------------------------------------------------------
 
+    #: Default of ``forward(implementation=...)``; set it on an instance to change the default.
+    implementation: str = "fused"
+
     def forward(
-        self, x: ArrayLike, h0: ArrayLike | None = None, *, return_codes: bool = False
+        self, x: ArrayLike, h0: ArrayLike | None = None, *, return_codes: bool = False,
+        implementation: str | None = None,
     ):
         r"""Run the network over a sequence.
 
@@ -404,6 +409,11 @@ class SISTARNN(nn.Module):
             Overrides the learned :math:`\hat h_0` (e.g. to continue a sequence).
         return_codes : bool, default False
             Also return the sparse codes :math:`\hat h_t = h_t^{(K)}`.
+        implementation : {"fused", "reference"}, optional
+            ``"fused"`` (default, :attr:`implementation`): the whole recurrence is one graph
+            node with a hand-written backward through time
+            (:func:`sista_lib.fused.sista_rnn_recurrence`); ``"reference"``: the same
+            recurrence recorded step by step by autograd. Equal values and gradients.
 
         Returns
         -------
@@ -411,6 +421,8 @@ class SISTARNN(nn.Module):
             :math:`\hat y_t = D^{(K)} \hat h_t`; NumPy when ``x`` was NumPy.
         h : (T, B, N), only with ``return_codes``
         """
+        implementation = check_implementation(
+            self.implementation if implementation is None else implementation)
         dtype = self.h0.dtype
         xt = _check_input(x, "x", self.input_size, dtype).to(self.h0.device)
         T, B, _ = xt.shape
@@ -431,6 +443,16 @@ class SISTARNN(nn.Module):
         n_blocks = 1 if K == 1 else (2 if tied else K)
         W_cat = torch.cat([W1] + [Wk[0 if tied else j] for j in range(1, n_blocks)], 0)
         V_cat = torch.cat([V[0 if tied else j] for j in range(n_blocks)], 0)
+        if implementation == "fused":
+            # S entering layers 2..K and the K thresholds; tied copies are expanded views, so
+            # autograd sums their gradients into the one shared weight upstream.
+            S_in = S.expand(K - 1, N, N) if tied else S[1:]
+            H = sista_rnn_recurrence(xt, W_cat, V_cat, S_in, b.expand(K) if tied else b,
+                                     h_start, n_layers=K, variant=self.variant)
+            yhat = H @ U.transpose(0, 1)
+            if return_codes:
+                return like(yhat, x), like(H, x)
+            return like(yhat, x)
         ST = [S[0 if tied else k].transpose(0, 1) for k in range(1, K)]
         bk = [b[0 if tied else k] for k in range(K)]
         # V x_t (+ nothing else) for every t and every block in ONE matmul.
@@ -576,11 +598,27 @@ class StackedRNN(nn.Module):
         return (f"input_size={self.input_size}, hidden_size={self.hidden_size}, "
                 f"output_size={self.output_size}, n_layers={self.n_layers}")
 
-    def forward(self, x: ArrayLike) -> ArrayLike:
-        r"""``x`` (T, B, M) -> ``yhat`` (T, B, N); NumPy when ``x`` was NumPy."""
+    #: Default of ``forward(implementation=...)``; set it on an instance to change the default.
+    implementation: str = "fused"
+
+    def forward(self, x: ArrayLike, *, implementation: str | None = None) -> ArrayLike:
+        r"""``x`` (T, B, M) -> ``yhat`` (T, B, N); NumPy when ``x`` was NumPy.
+
+        ``implementation="fused"`` (default, :attr:`implementation`) runs the recurrence as one
+        graph node with a hand-written backward through time
+        (:func:`sista_lib.fused.stacked_rnn_recurrence`); ``"reference"`` records it step by
+        step with autograd. Equal values and gradients.
+        """
+        implementation = check_implementation(
+            self.implementation if implementation is None else implementation)
         xt = _check_input(x, "x", self.input_size, self.V.dtype).to(self.V.device)
         T, B, _ = xt.shape
         K = self.n_layers
+        if implementation == "fused":
+            top = stacked_rnn_recurrence(xt, self.V, self.W, self.S, self.b,
+                                         self.h0.unsqueeze(1).expand(K, B, self.hidden_size))
+            yhat = torch.addmm(self.c, top.reshape(T * B, -1), self.U.T)
+            return like(yhat.reshape(T, B, self.output_size), x)
         XV = (xt.reshape(T * B, -1) @ self.V.T).reshape(T, B, self.hidden_size)
         WT = [w.T for w in self.W.unbind(0)]
         ST = [s.T for s in self.S.unbind(0)]
