@@ -1,0 +1,1191 @@
+r"""Reading a trained SISTA-RNN (and what can be read from the black-box baselines).
+
+A SISTA-RNN's weights are functions of the interpretable parameters
+:math:`\theta = \{A, D, F, \alpha, \lambda_1, \lambda_2, \hat h_0\}`, so a trained network can be
+read parameter by parameter. This module computes the numbers such a reading rests on; it returns
+small dataclasses and dicts of numbers (and a few short categorical labels), never sentences.
+
+- Loading and checking: :func:`load_run`, :func:`load_runs`, :func:`snapshot_mismatch`,
+  :func:`psnr_scorer`.
+- How far parameters moved: :func:`parameter_drift`, :func:`pooled_relative_change`,
+  :func:`scalar_trajectories`, :func:`monotone_fraction`, :func:`lstm_role`.
+- SISTA's scalars and the step-size regime: :func:`sista_reading`, :func:`step_regime`,
+  :func:`common_regime`, :func:`iteration_eigenvalue_range`, :func:`sista_equivalence_gap`.
+- All of a run's numbers at once: :func:`read_sista_rnn`, combined over seeds by
+  :func:`combine_readings`.
+- What the learned parameters do: :func:`rebuild_sista_rnn`, :func:`depth_sweep`,
+  :func:`depth_sweep_kind`, :func:`reset_parameters`, :func:`ablation_losses`.
+- The dictionary: :func:`wavelet_bands`, :func:`atom_changes`, :func:`dictionary_spectrum`,
+  :func:`atom_recognition`, :func:`change_structure`, :func:`inverse_defects`.
+- :math:`A`, :math:`F` and the codes: :func:`measurement_alignment`, :func:`diagonal_means`,
+  :func:`dynamics_change`, :func:`code_sparsity`.
+- The black boxes: :func:`spectral_radius`, :func:`spectrum_change`, :func:`lstm_forget_bias`,
+  :func:`signed_permutation`, :func:`permute_stacked_rnn`, :func:`relative_gap`,
+  :func:`order_of_magnitude`.
+
+The step-size regime (:func:`step_regime`) rests on the descent lemma of the proximal-gradient
+step. With :math:`f(h) = \tfrac12\lVert x_t - ADh\rVert^2 + \tfrac{\lambda_2}{2}\lVert Dh -
+FD\hat h_{t-1}\rVert^2`, whose gradient is :math:`L`-Lipschitz with
+:math:`L = \lambda_{\max}(D^T(A^TA + \lambda_2 I)D)`, :math:`g = \lambda_1\lVert\cdot\rVert_1`
+and one SISTA iteration :math:`h^+ = \operatorname{soft}_{\lambda_1/\alpha}(h - \nabla f(h)/\alpha)`,
+
+.. math::
+
+    \mathcal F(h^+) \le \mathcal F(h) - \big(\alpha - \tfrac{L}{2}\big)\lVert h^+ - h\rVert_2^2,
+    \qquad \mathcal F = f + g .
+
+(Proof: :math:`f(h^+) \le f(h) + \langle\nabla f(h), h^+ - h\rangle + \tfrac L2\lVert h^+ -
+h\rVert^2`; the prox optimality condition :math:`\alpha(h - h^+) - \nabla f(h) \in \partial
+g(h^+)` and convexity of :math:`g` give :math:`g(h^+) \le g(h) - \alpha\lVert h^+ - h\rVert^2 +
+\langle\nabla f(h), h - h^+\rangle`; add the two.) So every iteration lowers the objective
+whenever :math:`\alpha > L/2`, and the iterates converge for any step :math:`1/\alpha < 2/L`
+(Combettes and Wajs 2005). :math:`\alpha \ge L` adds that each iteration minimises a quadratic
+majoriser of :math:`\mathcal F`, which gives the :math:`O(1/k)` bound on the objective gap
+(Beck and Teboulle 2009).
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._checks import ArrayLike, check_positive_int, check_scalar
+from .checkpoints import load_parameters
+from .evaluate import reconstruct_images
+from .metrics import psnr, quantize_8bit
+from .models import SISTARNN, LSTMBaseline, StackedRNN, build_model
+from .sista import sista, sista_step_size
+
+__all__ = [
+    "REGIMES",
+    "ParameterDrift",
+    "GroupChange",
+    "DictionarySpectrum",
+    "Band",
+    "load_run",
+    "load_runs",
+    "snapshot_mismatch",
+    "psnr_scorer",
+    "parameter_drift",
+    "pooled_relative_change",
+    "lstm_role",
+    "scalar_trajectories",
+    "monotone_fraction",
+    "sista_reading",
+    "read_sista_rnn",
+    "combine_readings",
+    "step_regime",
+    "common_regime",
+    "iteration_eigenvalue_range",
+    "sista_equivalence_gap",
+    "rebuild_sista_rnn",
+    "depth_sweep",
+    "depth_sweep_kind",
+    "reset_parameters",
+    "ablation_losses",
+    "wavelet_bands",
+    "atom_changes",
+    "dictionary_spectrum",
+    "atom_recognition",
+    "change_structure",
+    "inverse_defects",
+    "measurement_alignment",
+    "diagonal_means",
+    "dynamics_change",
+    "code_sparsity",
+    "spectral_radius",
+    "spectrum_change",
+    "lstm_forget_bias",
+    "signed_permutation",
+    "permute_stacked_rnn",
+    "relative_gap",
+    "order_of_magnitude",
+]
+
+#: The step-size regimes of :func:`step_regime`, from the strongest guarantee to none.
+REGIMES = ("α ≥ L", "L/2 < α < L", "α ≤ L/2")
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _np64(x: Any, name: str) -> np.ndarray:
+    """``x`` (array, tensor, number) as a float64 NumPy array."""
+    if isinstance(x, torch.Tensor):
+        x = x.detach().cpu().double().numpy()
+    arr = np.asarray(x)
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name} must be a real numeric array, got dtype {arr.dtype}")
+    return arr.astype(np.float64, copy=False)
+
+
+def _matrix(x: Any, name: str, square: bool = False) -> np.ndarray:
+    arr = _np64(x, name)
+    if arr.ndim != 2 or (square and arr.shape[0] != arr.shape[1]):
+        want = "a square (n, n)" if square else "an (m, n)"
+        raise ValueError(f"{name} must be {want} matrix, got shape {arr.shape}")
+    return arr
+
+
+def _same_shape(a: np.ndarray, b: np.ndarray, names: str) -> None:
+    if a.shape != b.shape:
+        raise ValueError(f"{names} must have the same shape, got {a.shape} and {b.shape}")
+
+
+def _named_tensors(x: Any, name: str) -> dict[str, torch.Tensor]:
+    """The named parameters of a module, or a mapping of names to arrays, as tensors."""
+    if isinstance(x, nn.Module):
+        return {k: p.detach() for k, p in x.named_parameters()}
+    if isinstance(x, Mapping):
+        return {k: v.detach() if isinstance(v, torch.Tensor) else torch.as_tensor(np.asarray(v))
+                for k, v in x.items()}
+    raise TypeError(f"{name} must be a torch.nn.Module or a mapping of parameter names to "
+                    f"arrays, got {type(x).__name__}")
+
+
+def _check_sista_rnn(model: Any, name: str = "model") -> SISTARNN:
+    if not isinstance(model, SISTARNN):
+        raise TypeError(f"{name} must be a sista_lib.models.SISTARNN, got {type(model).__name__}")
+    return model
+
+
+# --------------------------------------------------------------------------------------------
+# loading and checking a study's networks
+# --------------------------------------------------------------------------------------------
+
+
+def load_run(
+    results: Mapping[str, Any],
+    results_dir: str | Path,
+    name: str,
+    seed: int,
+    A: ArrayLike,
+    D: ArrayLike,
+) -> tuple[nn.Module, nn.Module]:
+    r"""The trained and the initial network of one run of a study, both in ``eval()`` mode.
+
+    The initial network is rebuilt as the study built it (:func:`sista_lib.models.build_model`
+    with the study's dtype; the baselines seeded with the run's seed), so that
+    :math:`\theta_0` is the value training started from; the trained one holds the parameters
+    of the best validation epoch, read from the run's checkpoint.
+
+    Parameters
+    ----------
+    results : dict from :func:`sista_lib.experiment.load_results`
+    results_dir : path of the study's folder (checkpoint paths are relative to it)
+    name : str
+        A model of the study, e.g. ``"sista_rnn"``.
+    seed : int
+    A, D : arrays
+        The study's measurement matrix :math:`A_0` and dictionary :math:`D_0` (initial values).
+
+    Returns
+    -------
+    (trained, initial) : two ``nn.Module``
+    """
+    runs = results.get("runs", {})
+    if name not in runs:
+        raise ValueError(f"name must be a model of the study {sorted(runs)}, got {name!r}")
+    if str(seed) not in runs[name]:
+        raise ValueError(f"seed must be one of the study's seeds {sorted(runs[name], key=int)}, "
+                         f"got {seed!r}")
+    dtype = torch.float64 if results.get("config", {}).get("dtype") == "float64" else torch.float32
+    kw: dict[str, Any] = {"dtype": dtype}
+    if name in ("stacked_rnn", "lstm"):
+        kw["seed"] = int(seed)
+    initial = build_model(name, A, D, **kw).eval()
+    trained = build_model(name, A, D, **kw)
+    state, _ = load_parameters(Path(results_dir) / runs[name][str(seed)]["checkpoint"])
+    trained.load_state_dict(state)
+    return trained.eval(), initial
+
+
+def load_runs(
+    results: Mapping[str, Any],
+    results_dir: str | Path,
+    A: ArrayLike,
+    D: ArrayLike,
+    models: Sequence[str] | None = None,
+) -> dict[str, dict[int, tuple[nn.Module, nn.Module]]]:
+    r""":func:`load_run` for every seed of every model (default: all the study's models).
+
+    Returns
+    -------
+    dict model -> seed (int) -> (trained, initial)
+    """
+    models = list(results.get("models", [])) if models is None else list(models)
+    runs = results.get("runs", {})
+    missing = [m for m in models if m not in runs]
+    if missing:
+        raise ValueError(f"models must be models of the study {sorted(runs)}, got {missing}")
+    return {m: {int(s): load_run(results, results_dir, m, int(s), A, D) for s in runs[m]}
+            for m in models}
+
+
+def snapshot_mismatch(model: nn.Module, snapshot: Mapping[str, Mapping[str, float]]) -> float:
+    r"""Largest difference between ``model``'s parameters and a per-epoch snapshot of them.
+
+    A snapshot (:func:`sista_lib.train.parameter_snapshot`) records scalars by value and other
+    parameters by their Frobenius norm :math:`\lVert\theta\rVert_F`; both are recomputed here in
+    the parameter's own precision, as the snapshot was, so a faithful rebuild gives exactly 0.
+
+    Returns
+    -------
+    float
+        :math:`\max |\text{recomputed} - \text{recorded}|` over the recorded parameters.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(snapshot, Mapping) or not {"scalars", "norms"} <= set(snapshot):
+        raise ValueError("snapshot must be a mapping with 'scalars' and 'norms' "
+                         "(a parameter_snapshot record)")
+    params = dict(model.named_parameters())
+    unknown = (set(snapshot["scalars"]) | set(snapshot["norms"])) - set(params)
+    if unknown:
+        raise ValueError(f"snapshot records parameters the model does not have: {sorted(unknown)}")
+    gap = 0.0
+    for pname, value in snapshot["norms"].items():
+        gap = max(gap, abs(float(torch.linalg.vector_norm(params[pname].detach())) - value))
+    for pname, value in snapshot["scalars"].items():
+        gap = max(gap, abs(float(params[pname].detach().reshape(())) - value))
+    return gap
+
+
+def psnr_scorer(x: ArrayLike, images: ArrayLike, normalizer: Any) -> Callable[[nn.Module], float]:
+    r"""A function ``model -> mean test PSNR`` (dB) on fixed measurements, the paper's protocol.
+
+    The measurements :math:`x_t` and the quantised references are computed once; each call runs
+    the model on ``x``, de-normalises its estimates :math:`\hat y_t`, clips them to [0, 1],
+    quantises to 8 bits and averages :math:`10\log_{10}(255^2/\mathrm{MSE})` over the images.
+
+    Parameters
+    ----------
+    x : (T, n, M) tensor
+        The measurements of the images (normalised columns times :math:`A`).
+    images : (n, N, T) array in [0, 1]
+        The original images.
+    normalizer : sista_lib.data.Normalizer
+    """
+    xt = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+    if xt.ndim != 3:
+        raise ValueError(f"x must have shape (T, n, M), got {tuple(xt.shape)}")
+    reference = quantize_8bit(images)
+    if reference.ndim != 3 or reference.shape[0] != xt.shape[1]:
+        raise ValueError(f"images must have shape (n, N, T) with n = {xt.shape[1]} images, "
+                         f"got {reference.shape}")
+
+    @torch.no_grad()
+    def score(model: nn.Module) -> float:
+        estimates = quantize_8bit(reconstruct_images(model(xt), normalizer))
+        return float(psnr(reference, estimates, data_range=255.0, axis=(-2, -1)).mean())
+
+    return score
+
+
+# --------------------------------------------------------------------------------------------
+# how far parameters moved
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ParameterDrift:
+    r"""How far one parameter tensor moved from its initial value :math:`\theta_0`.
+
+    Attributes
+    ----------
+    shape : tuple of int
+    change_norm : float
+        :math:`\lVert\theta - \theta_0\rVert_F`.
+    initial_norm : float
+        :math:`\lVert\theta_0\rVert_F`.
+    mean_abs_change : float
+        Mean over entries of :math:`|\theta - \theta_0|`.
+    """
+
+    shape: tuple[int, ...]
+    change_norm: float
+    initial_norm: float
+    mean_abs_change: float
+
+    @property
+    def relative(self) -> float:
+        r""":math:`\lVert\theta - \theta_0\rVert_F / \lVert\theta_0\rVert_F` (NaN when
+        :math:`\theta_0 = 0`: a tensor that starts at zero has no relative change)."""
+        return self.change_norm / self.initial_norm if self.initial_norm > 0 else math.nan
+
+    def speed(self, lr: float, steps: int) -> float:
+        r"""Mean absolute change per entry over the RMSprop reach :math:`\eta s`.
+
+        RMSprop moves each entry by about :math:`\eta` per step whatever its gradient, so a
+        ratio near 1 means an entry pushed in one direction at every one of the :math:`s`
+        steps. NaN when ``steps`` is 0 (nothing could move).
+        """
+        lr = check_scalar(lr, "lr", positive=True)
+        steps = check_positive_int(steps, "steps", minimum=0)
+        return self.mean_abs_change / (lr * steps) if steps else math.nan
+
+
+def parameter_drift(trained: Any, initial: Any) -> dict[str, ParameterDrift]:
+    r"""Per named parameter, how far ``trained`` moved from ``initial`` (float64).
+
+    Parameters
+    ----------
+    trained, initial : nn.Module or mapping name -> array
+        The same architecture (the same names and shapes).
+
+    Returns
+    -------
+    dict name -> :class:`ParameterDrift`, in ``trained``'s order.
+    """
+    t, t0 = _named_tensors(trained, "trained"), _named_tensors(initial, "initial")
+    if set(t) != set(t0):
+        raise ValueError(f"trained and initial must have the same parameters, got "
+                         f"{sorted(set(t) ^ set(t0))} in only one of them")
+    out = {}
+    for name, value in t.items():
+        v, v0 = value.double(), t0[name].double()
+        if v.shape != v0.shape:
+            raise ValueError(f"parameter {name!r} has shape {tuple(v.shape)} in trained and "
+                             f"{tuple(v0.shape)} in initial")
+        out[name] = ParameterDrift(tuple(v.shape), float((v - v0).norm()), float(v0.norm()),
+                                   float((v - v0).abs().mean()))
+    return out
+
+
+@dataclass(frozen=True)
+class GroupChange:
+    r"""The pooled relative change of a group of tensors over several runs.
+
+    Attributes
+    ----------
+    relative : float
+        :math:`\sqrt{\sum \lVert\theta - \theta_0\rVert_F^2 / \sum \lVert\theta_0\rVert_F^2}`,
+        sums over the group's tensors and the runs (NaN when every :math:`\theta_0` is zero).
+    shapes : dict shape -> count
+        The shapes of the group's tensors (in the first run) and how many have each.
+    """
+
+    relative: float
+    shapes: dict[tuple[int, ...], int]
+
+    @property
+    def shape_label(self) -> str:
+        """The shapes as text, e.g. ``"128 × 32"`` or ``"3 × (512 × 128)"``."""
+        text = {s: " × ".join(map(str, s)) for s in self.shapes}
+        return ", ".join(f"{c} × ({text[s]})" if c > 1 else text[s] for s, c in self.shapes.items())
+
+
+def pooled_relative_change(
+    pairs: Sequence[tuple[nn.Module, nn.Module]],
+    group: Callable[[str], str] | None = None,
+) -> dict[str, GroupChange]:
+    r"""Relative change of each group of parameters, pooled over runs (e.g. seeds).
+
+    .. math::
+
+        \rho_G = \sqrt{\frac{\frac1R\sum_r \sum_{\theta \in G} \lVert\theta_r -
+        \theta_{r,0}\rVert_F^2}{\frac1R\sum_r \sum_{\theta \in G}\lVert\theta_{r,0}\rVert_F^2}}
+
+    Parameters
+    ----------
+    pairs : sequence of (trained, initial) modules, one per run
+    group : callable name -> group label, optional
+        Default: every tensor is its own group (e.g. :func:`lstm_role` groups an LSTM's).
+
+    Returns
+    -------
+    dict label -> :class:`GroupChange`, in the order the groups first appear.
+    """
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("pairs must hold at least one (trained, initial) pair")
+    group = (lambda n: n) if group is None else group
+    acc: dict[str, list[float]] = {}
+    shapes: dict[str, dict[tuple[int, ...], int]] = {}
+    for r, (trained, initial) in enumerate(pairs):
+        for name, d in parameter_drift(trained, initial).items():
+            entry = acc.setdefault(group(name), [0.0, 0.0])
+            entry[0] += d.change_norm ** 2 / len(pairs)
+            entry[1] += d.initial_norm ** 2 / len(pairs)
+            if r == 0:
+                count = shapes.setdefault(group(name), {})
+                count[d.shape] = count.get(d.shape, 0) + 1
+    return {g: GroupChange(math.sqrt(d / n) if n > 0 else math.nan, shapes[g])
+            for g, (d, n) in acc.items()}
+
+
+def lstm_role(name: str, n_layers: int = 4) -> str:
+    r"""The role of a :class:`~sista_lib.models.LSTMBaseline` parameter, a label for grouping.
+
+    The first layer's input weights read :math:`x_t`; the other layers' read the layer below;
+    ``weight_hh`` are the recurrent matrices; biases are pooled. Other names are returned as
+    they are (e.g. ``readout.weight``).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    n_layers = check_positive_int(n_layers, "n_layers")
+    if name.startswith("lstm.weight_ih_l0"):
+        return "weight_ih, layer 1 (input x_t)"
+    if name.startswith("lstm.weight_ih"):
+        return f"weight_ih, layers 2-{n_layers}"
+    if name.startswith("lstm.weight_hh"):
+        return f"weight_hh, layers 1-{n_layers} (recurrent)"
+    if name.startswith("lstm.bias"):
+        return f"bias_ih, bias_hh, layers 1-{n_layers}"
+    return name
+
+
+def scalar_trajectories(run: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    r"""Per-epoch values of a run's scalar parameters, from its snapshots (epoch 0 first).
+
+    With :math:`\alpha, \lambda_1, \lambda_2` recorded, the derived threshold
+    :math:`b = \lambda_1/\alpha` and pull :math:`\lambda_2/\alpha` are added as ``"b"`` and
+    ``"pull"``.
+
+    Parameters
+    ----------
+    run : one run of a results dict (``results["runs"][model][seed]``)
+
+    Returns
+    -------
+    dict name -> (epochs + 1,) float64 array
+    """
+    try:
+        snaps = run["train"]["snapshots"]
+    except (KeyError, TypeError):
+        raise ValueError("run must be a run record with run['train']['snapshots']") from None
+    if not snaps:
+        raise ValueError("run has no snapshots")
+    out = {k: np.array([s["scalars"][k] for s in snaps], dtype=float) for k in snaps[0]["scalars"]}
+    if {"alpha", "lam1", "lam2"} <= set(out):
+        out["b"] = out["lam1"] / out["alpha"]
+        out["pull"] = out["lam2"] / out["alpha"]
+    return out
+
+
+def monotone_fraction(trajectory: ArrayLike, end: int) -> float:
+    r"""Fraction of the epoch-to-epoch moves, up to epoch ``end``, in the direction of the total.
+
+    .. math::
+
+        \frac1e \#\{i < e : \operatorname{sign}(\theta_{i+1} - \theta_i)
+        = \operatorname{sign}(\theta_e - \theta_0)\}, \qquad e = \texttt{end}
+
+    1 for a trajectory that never turned back; a move of exactly zero counts as not in the
+    direction. NaN when ``end`` is 0.
+    """
+    traj = _np64(trajectory, "trajectory")
+    if traj.ndim != 1:
+        raise ValueError(f"trajectory must be one-dimensional, got shape {traj.shape}")
+    end = check_positive_int(end, "end", minimum=0)
+    if end >= len(traj):
+        raise ValueError(f"end must be < len(trajectory) = {len(traj)}, got {end}")
+    if end == 0:
+        return math.nan
+    moves = np.sign(np.diff(traj[:end + 1]))
+    return float(np.mean(moves == np.sign(traj[end] - traj[0])))
+
+
+# --------------------------------------------------------------------------------------------
+# SISTA's scalars and the step-size regime
+# --------------------------------------------------------------------------------------------
+
+
+def step_regime(alpha: float, L: float) -> str:
+    r"""The convergence regime of SISTA's step :math:`1/\alpha` against the Lipschitz constant
+    :math:`L` (module docstring), one of :data:`REGIMES`.
+
+    - ``"α ≥ L"``: each iteration minimises a quadratic majoriser of the objective; the
+      objective decreases and its gap is :math:`O(1/k)`.
+    - ``"L/2 < α < L"``: the objective still decreases at every iteration, by at least
+      :math:`(\alpha - L/2)\lVert h^+ - h\rVert^2`, and the iterates converge.
+    - ``"α ≤ L/2"``: neither is guaranteed.
+    """
+    alpha = check_scalar(alpha, "alpha", positive=True)
+    L = check_scalar(L, "L", positive=True)
+    if alpha >= L:
+        return REGIMES[0]
+    if 2.0 * alpha > L:          # exact: doubling a float does not round
+        return REGIMES[1]
+    return REGIMES[2]
+
+
+def common_regime(regimes: Sequence[str]) -> str:
+    """The regime all of ``regimes`` share, or ``"mixed"`` when they differ."""
+    regimes = list(regimes)
+    if not regimes:
+        raise ValueError("regimes must hold at least one regime")
+    bad = [r for r in regimes if r not in REGIMES]
+    if bad:
+        raise ValueError(f"regimes must be among {REGIMES}, got {bad[0]!r}")
+    return regimes[0] if len(set(regimes)) == 1 else "mixed"
+
+
+def sista_reading(model: SISTARNN) -> dict[str, Any]:
+    r"""SISTA's parameters of a tied SISTA-RNN (float64) and the quantities they imply.
+
+    .. math::
+
+        b = \frac{\lambda_1}{\alpha}, \qquad \text{pull} = \frac{\lambda_2}{\alpha}, \qquad
+        L = \lambda_{\max}\big(D^T(A^TA + \lambda_2 I)D\big), \qquad \text{ratio} = \alpha/L
+
+    Returns
+    -------
+    dict with ``A, D, F, h0`` (and ``Dinv`` for the released variant) as float64 arrays,
+    ``alpha, lam1, lam2, b, pull, L, ratio`` as floats and ``regime`` (:func:`step_regime`).
+    """
+    model = _check_sista_rnn(model)
+    if not model.tie_layers:
+        raise ValueError("model must have tied layers (tie_layers=True): untied layers have "
+                         "one set of scalars per layer")
+    p = {k: v.detach().cpu().double().numpy() for k, v in model.sista_parameters().items()}
+    alpha, lam1, lam2 = (float(p[k]) for k in ("alpha", "lam1", "lam2"))
+    L = sista_step_size(p["A"], p["D"], lam2)
+    return {**p, "alpha": alpha, "lam1": lam1, "lam2": lam2, "b": lam1 / alpha,
+            "pull": lam2 / alpha, "L": L, "ratio": alpha / L, "regime": step_regime(alpha, L)}
+
+
+def read_sista_rnn(
+    trained: SISTARNN,
+    initial: SISTARNN,
+    A0: ArrayLike,
+    D0: ArrayLike,
+    *,
+    lr: float,
+    steps: int,
+    bands: Sequence["Band"] | None = None,
+) -> dict[str, Any]:
+    r"""Every number of the reading of one trained SISTA-RNN, in one flat dict.
+
+    Parameters
+    ----------
+    trained, initial : SISTARNN
+        The trained network and the one training started from (tied layers).
+    A0, D0 : arrays
+        The true measurement matrix and the initial dictionary.
+    lr, steps : float, int
+        RMSprop's learning rate :math:`\eta` and the number of steps :math:`s` to the kept
+        parameters (for the ``speed_*`` ratios, :meth:`ParameterDrift.speed`).
+    bands : sequence of :class:`Band`, optional
+        Atom bands (:func:`wavelet_bands`); adds per-band means of :math:`\delta_j` and
+        :math:`\lVert d_j\rVert`, and restricts ``outside_support`` to the last (finest) band.
+
+    Returns
+    -------
+    dict with
+    - ``alpha, lam1, lam2, b, pull, L, ratio, regime``: :func:`sista_reading`;
+    - ``rel_<name>``, ``speed_<name>`` for every parameter: :func:`parameter_drift`;
+    - ``s_lo, s_hi``: :func:`iteration_eigenvalue_range`;
+    - ``ortho`` (:math:`\lVert D^TD - I\rVert_2`), ``sv_min``, ``sv_max``:
+      :func:`dictionary_spectrum`; ``atom_cos``, ``atom_own``: :func:`atom_recognition`;
+    - ``outside_support, leading, row_space``: :func:`change_structure`;
+    - ``cos_A, normA``: :func:`measurement_alignment`; ``F_<key>``: :func:`dynamics_change`;
+      ``h0_norm``: :math:`\lVert\hat h_0\rVert_2`;
+    - released variant: ``Dinv_<key>``: :func:`inverse_defects`;
+    - with ``bands``: ``delta_<short>``, ``norm_<short>`` (band means, e.g. ``norm_s``).
+    """
+    p = sista_reading(trained)
+    out: dict[str, Any] = {k: p[k] for k in ("alpha", "lam1", "lam2", "b", "pull", "L", "ratio",
+                                             "regime")}
+    for name, d in parameter_drift(trained, initial).items():
+        out[f"rel_{name}"], out[f"speed_{name}"] = d.relative, d.speed(lr, steps)
+    out["s_lo"], out["s_hi"] = iteration_eigenvalue_range(p["A"], p["D"], p["alpha"], p["lam2"])
+    spectrum = dictionary_spectrum(p["D"])
+    out.update(ortho=spectrum.orthonormality_defect, sv_min=spectrum.min, sv_max=spectrum.max)
+    out["atom_cos"], out["atom_own"] = atom_recognition(p["D"], D0)
+    finest = None if not bands else range(bands[-1].start, bands[-1].stop)
+    out.update(change_structure(p["D"], D0, A0, atoms=finest))
+    out["cos_A"], out["normA"] = measurement_alignment(p["A"], A0)
+    out.update({f"F_{k}": v for k, v in dynamics_change(p["F"]).items()})
+    out["h0_norm"] = float(np.linalg.norm(p["h0"]))
+    if "Dinv" in p:
+        out.update({f"Dinv_{k}": v for k, v in inverse_defects(p["Dinv"], p["D"]).items()})
+    if bands:
+        delta, norms = atom_changes(p["D"], D0)
+        for band in bands:
+            out[f"delta_{band.short}"] = float(delta[band.start:band.stop].mean())
+            out[f"norm_{band.short}"] = float(norms[band.start:band.stop].mean())
+    return out
+
+
+def combine_readings(readings: Sequence[Mapping[str, Any]],
+                     how: Mapping[str, str] | None = None) -> dict[str, Any]:
+    r"""Combine the readings of several runs (e.g. seeds) key by key.
+
+    Numbers are averaged unless ``how`` names ``"min"`` or ``"max"`` for their key (e.g. the
+    smallest singular value over seeds); labels give their common value, or ``"mixed"``.
+    """
+    readings = list(readings)
+    if not readings:
+        raise ValueError("readings must hold at least one reading")
+    how = dict(how or {})
+    bad = {k: v for k, v in how.items() if v not in ("mean", "min", "max")}
+    if bad:
+        raise ValueError(f"how must map keys to 'mean', 'min' or 'max', got {bad}")
+    keys = list(readings[0])
+    if any(list(r) != keys for r in readings[1:]):
+        raise ValueError("readings must all have the same keys")
+    out: dict[str, Any] = {}
+    for k in keys:
+        values = [r[k] for r in readings]
+        if isinstance(values[0], str):
+            out[k] = values[0] if len(set(values)) == 1 else "mixed"
+        else:
+            out[k] = float(getattr(np, how.get(k, "mean"))(values))
+    return out
+
+
+def iteration_eigenvalue_range(A: ArrayLike, D: ArrayLike, alpha: float,
+                               lam2: float) -> tuple[float, float]:
+    r"""Smallest and largest eigenvalue of SISTA's iteration matrix
+    :math:`S = I - \tfrac1\alpha D^T(A^TA + \lambda_2 I)D`.
+
+    They are :math:`1 - \mu/\alpha` for the eigenvalues :math:`\mu` of the symmetric
+    :math:`D^T(A^TA + \lambda_2 I)D`; the smallest is :math:`1 - L/\alpha`, which is
+    :math:`> -1` exactly when :math:`\alpha > L/2`.
+    """
+    A, D = _matrix(A, "A"), _matrix(D, "D", square=True)
+    if A.shape[1] != D.shape[0]:
+        raise ValueError(f"A must have {D.shape[0]} columns to multiply D, got shape {A.shape}")
+    alpha = check_scalar(alpha, "alpha", positive=True)
+    lam2 = check_scalar(lam2, "lam2", nonnegative=True)
+    mu = np.linalg.eigvalsh(D.T @ (A.T @ A + lam2 * np.eye(A.shape[1])) @ D)
+    return float(1 - mu.max() / alpha), float(1 - mu.min() / alpha)
+
+
+def sista_equivalence_gap(model: SISTARNN, x: ArrayLike) -> tuple[float, tuple[str, ...]]:
+    r"""How far a paper-variant SISTA-RNN is from :math:`K` SISTA iterations with its parameters.
+
+    Runs the network in float64 on ``x`` and :func:`sista_lib.sista.sista` with the learned
+    :math:`A, D, F, \alpha, \lambda_1, \lambda_2, \hat h_0` and ``n_iter`` :math:`= K`.
+
+    Returns
+    -------
+    gap : float
+        :math:`\max|\hat h^{\text{net}} - \hat h^{\text{SISTA}}| / \max|\hat h^{\text{SISTA}}|`.
+    warnings : tuple of str
+        Class names of the warnings SISTA raised (e.g. about its step size), sorted, unique.
+    """
+    model = _check_sista_rnn(model)
+    if model.variant != "paper":
+        raise ValueError("model must be the paper variant: the released variant is not "
+                         "unfolded SISTA")
+    p = sista_reading(model)
+    net = copy.deepcopy(model).double()
+    with torch.no_grad():
+        _, codes = net(x, return_codes=True)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        h = sista(x, p["A"], p["D"], p["F"], p["alpha"], p["lam1"], p["lam2"],
+                  n_iter=model.n_layers, h0=p["h0"])
+    codes, h = torch.as_tensor(codes), torch.as_tensor(h)
+    gap = float((codes - h).abs().max() / h.abs().max())
+    return gap, tuple(sorted({type(w.message).__name__ for w in caught}))
+
+
+# --------------------------------------------------------------------------------------------
+# what the learned parameters do
+# --------------------------------------------------------------------------------------------
+
+
+def rebuild_sista_rnn(params: Mapping[str, Any], n_layers: int, variant: str | None = None,
+                      dtype: torch.dtype = torch.float32) -> SISTARNN:
+    r"""A SISTA-RNN with ``n_layers`` layers (:math:`K`) built from read parameters.
+
+    Parameters
+    ----------
+    params : mapping with ``A, D, F, alpha, lam1, lam2, h0`` (and ``Dinv``), e.g.
+        :func:`sista_reading`
+    n_layers : int
+        For the paper variant: ``n_layers`` iterations of SISTA with these parameters.
+    variant : {"paper", "released"}, optional
+        Default: ``"released"`` when ``params`` holds ``Dinv``, else ``"paper"``.
+    dtype : torch.dtype, default float32 (the study's precision)
+    """
+    missing = {"A", "D", "F", "alpha", "lam1", "lam2", "h0"} - set(params)
+    if missing:
+        raise ValueError(f"params is missing {sorted(missing)}")
+    if variant is None:
+        variant = "released" if "Dinv" in params else "paper"
+    return SISTARNN(params["A"], params["D"], params["F"], params["alpha"], params["lam1"],
+                    params["lam2"], n_layers=n_layers, variant=variant, h0=params["h0"],
+                    Dinv=params.get("Dinv") if variant == "released" else None, dtype=dtype)
+
+
+def depth_sweep(params: Sequence[Mapping[str, Any]] | Mapping[str, Any], k_values: Sequence[int],
+                score: Callable[[nn.Module], float]) -> np.ndarray:
+    r"""Score the same parameters run with different depths :math:`K`, mean over runs.
+
+    For the paper variant, depth :math:`K` is :math:`K` iterations of SISTA with the learned
+    parameters, so the curve tests whether training produced a better problem (more iterations
+    keep the gain) or a better :math:`K`-step procedure (:func:`depth_sweep_kind`).
+
+    Parameters
+    ----------
+    params : a mapping for :func:`rebuild_sista_rnn`, or a sequence of them (one per run)
+    k_values : sequence of int
+    score : callable model -> float (e.g. :func:`psnr_scorer`)
+
+    Returns
+    -------
+    (len(k_values),) array: the mean over runs of ``score(rebuild_sista_rnn(p, k))``.
+    """
+    runs = [params] if isinstance(params, Mapping) else list(params)
+    if not runs:
+        raise ValueError("params must hold at least one set of parameters")
+    ks = [check_positive_int(k, "k_values") for k in k_values]
+    return np.mean([[score(rebuild_sista_rnn(p, k)) for k in ks] for p in runs], axis=0)
+
+
+def depth_sweep_kind(k_values: Sequence[int], scores: ArrayLike, trained_k: int, *,
+                     tolerance: float = 1.0) -> str:
+    r"""What a sweep of the depth :math:`K` says the training produced: a label.
+
+    ``scores[i]`` is the score (e.g. mean PSNR in dB) of the learned parameters run with
+    ``k_values[i]`` layers; the network was trained with ``trained_k``.
+
+    - ``"problem"``: the deepest network scores at least as well as the trained depth (more
+      iterations of the learned algorithm keep or improve the reconstruction: the learned
+      objective is better);
+    - ``"procedure"``: the trained depth scores best and the deepest network more than
+      ``tolerance`` below it (a fixed number of iterations tuned to stop at the right moment);
+    - ``"mixed"``: anything else (more iterations lose part of the gain).
+    """
+    ks = [check_positive_int(k, "k_values") for k in k_values]
+    if any(b <= a for a, b in zip(ks, ks[1:])):
+        raise ValueError(f"k_values must be strictly increasing, got {ks}")
+    s = _np64(scores, "scores")
+    if s.shape != (len(ks),):
+        raise ValueError(f"scores must hold one value per k_value ({len(ks)}), got shape {s.shape}")
+    if trained_k not in ks:
+        raise ValueError(f"trained_k must be one of k_values {ks}, got {trained_k!r}")
+    tolerance = check_scalar(tolerance, "tolerance", nonnegative=True)
+    i = ks.index(trained_k)
+    if int(np.argmax(s)) == i and s[-1] < s[i] - tolerance:
+        return "procedure"
+    if s[-1] >= s[i]:
+        return "problem"
+    return "mixed"
+
+
+def reset_parameters(trained: nn.Module, initial: nn.Module, names: Sequence[str]) -> nn.Module:
+    r"""A copy of ``trained`` with the parameters ``names`` put back to their ``initial`` values."""
+    if not isinstance(trained, nn.Module) or not isinstance(initial, nn.Module):
+        raise TypeError("trained and initial must be torch.nn.Module instances")
+    start = dict(initial.named_parameters())
+    net = copy.deepcopy(trained)
+    params = dict(net.named_parameters())
+    unknown = [n for n in names if n not in params or n not in start]
+    if unknown:
+        raise ValueError(f"names must be parameters of both networks, got {unknown}")
+    with torch.no_grad():
+        for n in names:
+            params[n].copy_(start[n])
+    return net
+
+
+def ablation_losses(
+    pairs: Sequence[tuple[nn.Module, nn.Module]],
+    groups: Mapping[str, Sequence[str]],
+    score: Callable[[nn.Module], float],
+    *,
+    full: float | None = None,
+) -> dict[str, float]:
+    r"""Score lost when one group of parameters is reset to its initial value, mean over runs.
+
+    .. math::
+
+        \Delta_G = \overline{s(\theta)} - \overline{s(\theta \text{ with } G \leftarrow G_0)}
+
+    Parameters
+    ----------
+    pairs : sequence of (trained, initial) modules, one per run (seed)
+    groups : mapping label -> parameter names; groups whose names are not all parameters of the
+        networks are skipped (e.g. ``Dinv`` of the released variant only)
+    score : callable model -> float, higher is better (e.g. :func:`psnr_scorer`)
+    full : float, optional
+        :math:`\overline{s(\theta)}`, the mean score of the trained networks (computed if omitted).
+    """
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("pairs must hold at least one (trained, initial) pair")
+    if full is None:
+        full = float(np.mean([score(t) for t, _ in pairs]))
+    present = set(dict(pairs[0][0].named_parameters()))
+    out = {}
+    for label, names in groups.items():
+        if not set(names) <= present:
+            continue
+        out[label] = full - float(np.mean([score(reset_parameters(t, t0, names))
+                                           for t, t0 in pairs]))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the dictionary
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Band:
+    """A band of wavelet atoms: ``D[:, start:stop]``; ``name`` e.g. ``"detail 4"``, ``short`` ``"d4"``."""
+
+    name: str
+    short: str
+    start: int
+    stop: int
+
+
+def wavelet_bands(n: int, wavelet: str = "db4", level: int = 4) -> list[Band]:
+    r"""The scale bands of the atoms of :func:`sista_lib.dictionaries.wavelet_dictionary`.
+
+    PyWavelets' order: the scaling (coarsest) atoms, then the details of levels
+    ``level, ..., 1`` (finest).
+    """
+    import pywt
+
+    n = check_positive_int(n, "n")
+    level = check_positive_int(level, "level")
+    sizes = [len(c) for c in pywt.wavedec(np.zeros(n), wavelet, mode="periodization", level=level)]
+    edges = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
+    names = [("scaling", "s")] + [(f"detail {lv}", f"d{lv}") for lv in range(level, 0, -1)]
+    return [Band(name, short, int(a), int(b))
+            for (name, short), a, b in zip(names, edges[:-1], edges[1:])]
+
+
+def atom_changes(D: ArrayLike, D0: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+    r"""Per atom (column) :math:`j`: its relative change and its norm.
+
+    .. math::
+
+        \delta_j = \frac{\lVert d_j - d_j^0\rVert_2}{\lVert d_j^0\rVert_2}, \qquad \lVert d_j\rVert_2
+
+    Returns
+    -------
+    (delta, norms) : two (N,) float64 arrays
+    """
+    D, D0 = _matrix(D, "D"), _matrix(D0, "D0")
+    _same_shape(D, D0, "D and D0")
+    return np.linalg.norm(D - D0, axis=0) / np.linalg.norm(D0, axis=0), np.linalg.norm(D, axis=0)
+
+
+@dataclass(frozen=True)
+class DictionarySpectrum:
+    r"""Singular values :math:`\sigma_i(D)` (descending) and the orthonormality defect
+    :math:`\lVert D^TD - I\rVert_2 = \max_i |\sigma_i^2 - 1|` (0 for an orthonormal :math:`D`)."""
+
+    singular_values: np.ndarray
+    orthonormality_defect: float
+
+    @property
+    def min(self) -> float:
+        return float(self.singular_values.min())
+
+    @property
+    def max(self) -> float:
+        return float(self.singular_values.max())
+
+
+def dictionary_spectrum(D: ArrayLike) -> DictionarySpectrum:
+    r"""The singular values of a square dictionary :math:`D` and how far it is from orthonormal."""
+    D = _matrix(D, "D", square=True)
+    sv = np.linalg.svd(D, compute_uv=False)
+    return DictionarySpectrum(sv, float(np.max(np.abs(sv ** 2 - 1))))
+
+
+def atom_recognition(D: ArrayLike, D0: ArrayLike) -> tuple[float, float]:
+    r"""Are the learned atoms still their initial atoms?
+
+    With unit-norm atoms :math:`u_j = d_j / \lVert d_j\rVert` and :math:`u_j^0`, the cosines
+    :math:`c_{ij} = |\langle u_i^0, u_j\rangle|`.
+
+    Returns
+    -------
+    (min_own_cosine, own_fraction) :
+        :math:`\min_j c_{jj}`, and the fraction of atoms :math:`j` whose closest initial atom
+        (largest :math:`c_{ij}`) is their own, :math:`i = j`.
+    """
+    D, D0 = _matrix(D, "D", square=True), _matrix(D0, "D0", square=True)
+    _same_shape(D, D0, "D and D0")
+    cos = np.abs((D0 / np.linalg.norm(D0, axis=0)).T @ (D / np.linalg.norm(D, axis=0)))
+    return float(np.diag(cos).min()), float(np.mean(cos.argmax(axis=0) == np.arange(D.shape[1])))
+
+
+def change_structure(D: ArrayLike, D0: ArrayLike, A0: ArrayLike, *, atoms: Sequence[int] | None = None,
+                     n_components: int = 5, support_tol: float = 1e-12) -> dict[str, float]:
+    r"""Where the change :math:`\Delta = D - D_0` of a dictionary lies.
+
+    Returns
+    -------
+    dict with
+    ``outside_support``
+        mean over ``atoms`` (default all; those that did not move are left out) of the fraction
+        of :math:`\lVert d_j - d_j^0\rVert^2` on the samples where :math:`|d_j^0| \le`
+        ``support_tol``;
+    ``leading``
+        the fraction of :math:`\lVert\Delta\rVert_F^2` in its ``n_components`` leading singular
+        components, :math:`\sum_{i \le n} \sigma_i^2 / \sum_i \sigma_i^2`;
+    ``row_space``
+        the fraction of :math:`\lVert\Delta\rVert_F^2` in the row space of :math:`A_0` (the only
+        signal directions the measurements :math:`x_t = A_0 y_t` see),
+        :math:`\lVert Q^T\Delta\rVert_F^2 / \lVert\Delta\rVert_F^2` with :math:`Q` an orthonormal
+        basis of :math:`\operatorname{range}(A_0^T)`; a change in a random direction has
+        :math:`M/N`.
+
+    All three are NaN when there is no change to locate (:math:`D = D_0`).
+    """
+    D, D0, A0 = _matrix(D, "D", square=True), _matrix(D0, "D0", square=True), _matrix(A0, "A0")
+    _same_shape(D, D0, "D and D0")
+    if A0.shape[1] != D.shape[0]:
+        raise ValueError(f"A0 must have {D.shape[0]} columns, got shape {A0.shape}")
+    n_components = check_positive_int(n_components, "n_components")
+    support_tol = check_scalar(support_tol, "support_tol", nonnegative=True)
+    atoms = range(D.shape[1]) if atoms is None else list(atoms)
+    dD = D - D0
+    support = np.abs(D0) > support_tol
+    energy = np.sum(dD ** 2, axis=0)
+    moved = [j for j in atoms if energy[j] > 0]          # an atom that did not move has no shape
+    outside = (float(np.mean([np.sum(dD[~support[:, j], j] ** 2) / energy[j] for j in moved]))
+               if moved else math.nan)
+    total = float(energy.sum())
+    if total == 0:
+        return {"outside_support": math.nan, "leading": math.nan, "row_space": math.nan}
+    sv = np.linalg.svd(dD, compute_uv=False)
+    Q, _ = np.linalg.qr(A0.T)
+    return {"outside_support": outside,
+            "leading": float(np.sum(sv[:n_components] ** 2) / np.sum(sv ** 2)),
+            "row_space": float(np.sum((Q.T @ dD) ** 2) / total)}
+
+
+def inverse_defects(Dinv: ArrayLike, D: ArrayLike) -> dict[str, float]:
+    r"""How well a separately learned :math:`D^{-1}` (released variant) inverts :math:`D`.
+
+    Returns
+    -------
+    dict with ``to_transpose`` :math:`\lVert D^{-1} - D^T\rVert_F / \lVert D^T\rVert_F`,
+    ``inverse`` :math:`\lVert D^{-1}D - I\rVert_2` and ``transpose`` :math:`\lVert D^TD - I\rVert_2`
+    (what :math:`D^T` achieves as an inverse).
+    """
+    Dinv, D = _matrix(Dinv, "Dinv", square=True), _matrix(D, "D", square=True)
+    _same_shape(Dinv, D, "Dinv and D")
+    eye = np.eye(D.shape[0])
+    return {"to_transpose": float(np.linalg.norm(Dinv - D.T) / np.linalg.norm(D.T)),
+            "inverse": float(np.linalg.norm(Dinv @ D - eye, 2)),
+            "transpose": float(np.linalg.norm(D.T @ D - eye, 2))}
+
+
+# --------------------------------------------------------------------------------------------
+# A, F and the codes
+# --------------------------------------------------------------------------------------------
+
+
+def measurement_alignment(A: ArrayLike, A0: ArrayLike) -> tuple[float, float]:
+    r"""Direction and size of a learned measurement matrix against the true one.
+
+    Returns
+    -------
+    (cosine, spectral_norm) :
+        :math:`\langle A, A_0\rangle_F / (\lVert A\rVert_F \lVert A_0\rVert_F)` and
+        :math:`\lVert A\rVert_2`.
+    """
+    A, A0 = _matrix(A, "A"), _matrix(A0, "A0")
+    _same_shape(A, A0, "A and A0")
+    return (float(np.sum(A * A0) / np.linalg.norm(A) / np.linalg.norm(A0)),
+            float(np.linalg.norm(A, 2)))
+
+
+def diagonal_means(F: ArrayLike, offsets: Sequence[int]) -> np.ndarray:
+    r"""Mean of the diagonal :math:`k` of :math:`F` (:math:`k = 0` the main one, :math:`k > 0`
+    above it) for each ``k`` in ``offsets``."""
+    F = _matrix(F, "F", square=True)
+    n = F.shape[0]
+    bad = [k for k in offsets if not -n < int(k) < n]
+    if bad:
+        raise ValueError(f"offsets must lie in ({-n}, {n}), got {bad}")
+    return np.array([np.diag(F, int(k)).mean() for k in offsets])
+
+
+def dynamics_change(F: ArrayLike, band: int = 2) -> dict[str, float]:
+    r"""How learned dynamics :math:`F` differ from :math:`F_0 = I` (:math:`E = F - I`).
+
+    Returns
+    -------
+    dict with ``diagonal_mean`` (mean of :math:`F`'s main diagonal), ``off_diagonal_mean``
+    (mean off-diagonal entry of :math:`E`), ``band_energy`` (fraction of
+    :math:`\lVert E\rVert_F^2` on the diagonals :math:`|k| \le` ``band``), ``outside_band``
+    (1 minus it) and ``uniform_band`` (the fraction those diagonals hold of the entries,
+    :math:`\sum_{|k|\le b}(N - |k|)/N^2`: what an evenly spread change would put there).
+    """
+    F = _matrix(F, "F", square=True)
+    band = check_positive_int(band, "band", minimum=0)
+    n = F.shape[0]
+    if band >= n:
+        raise ValueError(f"band must be < N = {n}, got {band}")
+    E = F - np.eye(n)
+    total = np.sum(E ** 2)
+    near = sum(np.sum(np.diag(E, k) ** 2) for k in range(-band, band + 1))
+    energy = near / total if total > 0 else math.nan          # F = I has no change to locate
+    return {"diagonal_mean": float(np.diag(F).mean()),
+            "off_diagonal_mean": float((E.sum() - np.trace(E)) / (n * n - n)),
+            "band_energy": float(energy), "outside_band": float(1 - energy),
+            "uniform_band": float(sum(n - abs(k) for k in range(-band, band + 1)) / n ** 2)}
+
+
+def code_sparsity(h: ArrayLike, k: int = 16, bands: Sequence["Band"] | None = None) -> dict[str, Any]:
+    r"""How sparse and how concentrated codes :math:`\hat h_t` are, over all leading axes.
+
+    Parameters
+    ----------
+    h : (..., N) array
+        Codes, e.g. (seeds, T, images, N); each vector along the last axis is one column's code.
+    k : int, default 16
+        Number of largest entries for the energy share
+        (:func:`sista_lib.analysis.energy_compaction`).
+
+    Returns
+    -------
+    dict with ``nonzero_fraction`` (of all entries), ``nonzero_per_column`` (mean count),
+    ``energy_top_k`` (mean share of a code's energy in its ``k`` largest entries),
+    ``few_fraction`` (fraction of codes with fewer than :math:`N/2` non-zeros), and the arrays
+    ``counts`` (non-zeros of every code, flattened) and ``atom_usage`` ((N,): fraction of codes
+    in which each atom is non-zero); with ``bands``, ``usage_<short>``: the mean of
+    ``atom_usage`` over each band (e.g. ``usage_s`` for the scaling atoms).
+    """
+    from .analysis import energy_compaction
+
+    h = _np64(h, "h")
+    if h.ndim < 1 or h.shape[-1] == 0:
+        raise ValueError(f"h must have a non-empty last axis (atoms), got shape {h.shape}")
+    N = h.shape[-1]
+    k = check_positive_int(k, "k")
+    if k > N:
+        raise ValueError(f"k must be <= N = {N}, got {k}")
+    nonzero = h != 0
+    counts = nonzero.sum(-1).ravel()
+    usage = nonzero.reshape(-1, N).mean(axis=0)
+    out = {"nonzero_fraction": float(nonzero.mean()), "nonzero_per_column": float(counts.mean()),
+           "energy_top_k": float(energy_compaction(h)[..., k].mean()),
+           "few_fraction": float(np.mean(counts < N // 2)), "counts": counts, "atom_usage": usage}
+    for band in bands or ():
+        out[f"usage_{band.short}"] = float(usage[band.start:band.stop].mean())
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# the black boxes
+# --------------------------------------------------------------------------------------------
+
+
+def spectral_radius(W: ArrayLike) -> float:
+    r"""Largest modulus of an eigenvalue of a square matrix, :math:`\max_i |\lambda_i(W)|`."""
+    return float(np.abs(np.linalg.eigvals(_matrix(W, "W", square=True))).max())
+
+
+def spectrum_change(W0: ArrayLike, W: ArrayLike, *, skip: int = 10) -> dict[str, float]:
+    r"""How training changed the singular values of a matrix, :math:`\sigma_i(W_0) \to \sigma_i(W)`.
+
+    Returns
+    -------
+    dict with ``top_initial`` :math:`\sigma_1(W_0)`, ``top`` :math:`\sigma_1(W)`, ``n_above``
+    (how many :math:`\sigma_i(W)` exceed :math:`\sigma_1(W_0)`) and ``bulk_change``
+    (the median of :math:`|\sigma_i(W)/\sigma_i(W_0) - 1|` over :math:`i >` ``skip``, the bulk
+    below the few leading directions).
+    """
+    W0, W = _matrix(W0, "W0"), _matrix(W, "W")
+    _same_shape(W0, W, "W0 and W")
+    skip = check_positive_int(skip, "skip", minimum=0)
+    s0, s = (np.linalg.svd(m, compute_uv=False) for m in (W0, W))
+    if skip >= len(s):
+        raise ValueError(f"skip must be < the number of singular values {len(s)}, got {skip}")
+    return {"top_initial": float(s0[0]), "top": float(s[0]), "n_above": int(np.sum(s > s0[0])),
+            "bulk_change": float(np.median(np.abs(s[skip:] / s0[skip:] - 1)))}
+
+
+def lstm_forget_bias(model: LSTMBaseline | nn.LSTM, layer: int) -> np.ndarray:
+    r"""The total forget-gate bias ``bias_ih + bias_hh`` of one layer (torch's gate order
+    input, forget, cell, output), in the parameters' precision: (H,) array."""
+    lstm = model.lstm if isinstance(model, LSTMBaseline) else model
+    if not isinstance(lstm, nn.LSTM):
+        raise TypeError(f"model must be an LSTMBaseline or torch.nn.LSTM, got {type(model).__name__}")
+    layer = check_positive_int(layer, "layer", minimum=0)
+    if layer >= lstm.num_layers:
+        raise ValueError(f"layer must be < {lstm.num_layers}, got {layer}")
+    H = lstm.hidden_size
+    total = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")
+    return total[H:2 * H].detach().cpu().numpy()
+
+
+def signed_permutation(n: int, rng: np.random.Generator) -> np.ndarray:
+    r"""A random signed permutation matrix :math:`Q` (one :math:`\pm 1` per row and column),
+    :math:`Q^TQ = I`. Draws the permutation, then the signs, from ``rng``."""
+    n = check_positive_int(n, "n")
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
+    Q = np.zeros((n, n))
+    Q[np.arange(n), rng.permutation(n)] = rng.choice([-1.0, 1.0], n)
+    return Q
+
+
+def permute_stacked_rnn(net: StackedRNN, Q: Sequence[ArrayLike]) -> StackedRNN:
+    r"""The stacked RNN with its hidden units permuted and sign-flipped, layer by layer.
+
+    With one signed permutation :math:`Q_k` per layer, and :math:`S_k` carrying layer
+    :math:`k-1` into layer :math:`k`,
+
+    .. math::
+
+        V' = Q_1 V, \quad W_k' = Q_k W_k Q_k^T, \quad S_k' = Q_k S_k Q_{k-1}^T\ (k \ge 2), \quad
+        b_k' = |Q_k| b_k, \quad h_0'^{(k)} = Q_k h_0^{(k)}, \quad U' = U Q_K^T, \quad c' = c .
+
+    Soft-thresholding is odd and acts entry by entry, so
+    :math:`\operatorname{soft}_{|Q|b}(Qz) = Q\operatorname{soft}_b(z)` and the copy computes
+    the same outputs :math:`\hat y_t` with the hidden states :math:`Q_k h_t^{(k)}`.
+    """
+    if not isinstance(net, StackedRNN):
+        raise TypeError(f"net must be a sista_lib.models.StackedRNN, got {type(net).__name__}")
+    H, K = net.hidden_size, net.n_layers
+    if len(Q) != K:
+        raise ValueError(f"Q must hold one matrix per layer ({K}), got {len(Q)}")
+    dtype = net.V.dtype
+    Qt = [torch.as_tensor(_matrix(q, f"Q[{k}]", square=True), dtype=dtype) for k, q in enumerate(Q)]
+    if any(q.shape[0] != H for q in Qt):
+        raise ValueError(f"every Q[k] must be {H} x {H} (hidden_size)")
+    twin = copy.deepcopy(net)
+    with torch.no_grad():
+        twin.V.copy_(Qt[0] @ net.V)
+        twin.U.copy_(net.U @ Qt[-1].T)
+        for k in range(K):
+            twin.W[k].copy_(Qt[k] @ net.W[k] @ Qt[k].T)
+            twin.b[k].copy_(Qt[k].abs() @ net.b[k])
+            twin.h0[k].copy_(Qt[k] @ net.h0[k])
+        for k in range(1, K):          # net.S[k - 1] carries layer k - 1 into layer k (0-based)
+            twin.S[k - 1].copy_(Qt[k] @ net.S[k - 1] @ Qt[k - 1].T)
+    return twin
+
+
+def relative_gap(reference: ArrayLike, other: ArrayLike) -> float:
+    r""":math:`\max|a - b| / \max|a|`, the largest difference relative to the largest entry of
+    the reference :math:`a`."""
+    a, b = _np64(reference, "reference"), _np64(other, "other")
+    _same_shape(a, b, "reference and other")
+    scale = np.abs(a).max()
+    if scale == 0:
+        raise ValueError("reference must not be all zeros")
+    return float(np.abs(a - b).max() / scale)
+
+
+def order_of_magnitude(x: float) -> float:
+    r"""The smallest power of ten :math:`\ge x`, :math:`10^{\lceil\log_{10} x\rceil}` (for
+    stating a rounding-level agreement as "to 1e-14"); :math:`10^{-300}` for 0."""
+    x = check_scalar(x, "x", nonnegative=True)
+    return 10.0 ** math.ceil(math.log10(max(x, 1e-300)))

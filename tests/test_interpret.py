@@ -1,0 +1,465 @@
+"""Tests of sista_lib.interpret: each number of the reading of a trained network is checked on a
+case whose answer is known exactly (a known parameter change, an orthonormal dictionary, a
+regime boundary, a symmetry of the weights), plus the error messages."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sista_lib import interpret
+from sista_lib.checkpoints import save_parameters
+from sista_lib.dictionaries import paper_measurement_matrix, wavelet_dictionary
+from sista_lib.models import SISTARNN, LSTMBaseline, StackedRNN
+from sista_lib.sista import sista_objective, sista_step_size
+from sista_lib.train import parameter_snapshot
+
+N, M = 16, 6
+
+
+@pytest.fixture
+def problem():
+    rng = np.random.default_rng(0)
+    A = rng.standard_normal((M, N)) / np.sqrt(M)
+    D = wavelet_dictionary(N, "db2", level=2)
+    return A, D
+
+
+def paper_net(A, D, **kw):
+    return SISTARNN.paper_init(A, D, dtype=torch.float64, **kw)
+
+
+# --------------------------------------------------------------------------------------------
+# parameter drift
+# --------------------------------------------------------------------------------------------
+
+
+def test_a_known_parameter_change_is_measured_exactly(problem):
+    initial = paper_net(*problem)
+    trained = copy.deepcopy(initial)
+    delta = torch.zeros(M, N, dtype=torch.float64)
+    delta[0, :4] = torch.tensor([0.3, -0.4, 0.0, 1.2], dtype=torch.float64)
+    with torch.no_grad():
+        trained.A.add_(delta)
+        trained.alpha.add_(0.25)
+    drift = interpret.parameter_drift(trained, initial)
+    assert drift["A"].change_norm == pytest.approx(1.3, abs=1e-15)
+    assert drift["A"].relative == pytest.approx(1.3 / np.linalg.norm(problem[0]), rel=1e-14)
+    assert drift["A"].mean_abs_change == pytest.approx(1.9 / (M * N), rel=1e-14)
+    assert drift["alpha"].relative == pytest.approx(0.25)
+    assert drift["alpha"].speed(lr=0.01, steps=5) == pytest.approx(5.0)
+    assert drift["D"].change_norm == 0.0 and drift["D"].shape == (N, N)
+    assert math.isnan(drift["h0"].relative)          # h0 starts at zero: no relative change
+    assert math.isnan(drift["alpha"].speed(lr=0.01, steps=0))
+
+
+def test_parameter_drift_accepts_mappings_and_refuses_mismatches(problem):
+    a = {"w": np.array([1.0, 2.0]), "v": np.zeros(3)}
+    b = {"w": np.array([1.0, 0.0]), "v": np.ones(3)}
+    drift = interpret.parameter_drift(b, a)
+    assert drift["w"].change_norm == 2.0 and drift["v"].mean_abs_change == 1.0
+    with pytest.raises(ValueError, match="same parameters"):
+        interpret.parameter_drift({"w": np.zeros(2)}, a)
+    with pytest.raises(ValueError, match="shape"):
+        interpret.parameter_drift({"w": np.zeros(3), "v": np.zeros(3)}, a)
+    with pytest.raises(TypeError, match="trained"):
+        interpret.parameter_drift([1, 2], a)
+    with pytest.raises(ValueError, match="lr"):
+        interpret.parameter_drift(b, a)["w"].speed(lr=0.0, steps=3)
+
+
+def test_pooled_relative_change_pools_runs_and_groups():
+    runs = []
+    for scale in (1.0, 3.0):
+        t0 = {"x.a": np.full(4, 1.0), "x.b": np.full(4, 1.0), "y": np.zeros(2)}
+        t = {"x.a": np.full(4, 1.0 + scale), "x.b": np.full(4, 1.0), "y": np.ones(2)}
+        runs.append((t, t0))
+    out = interpret.pooled_relative_change(runs, group=lambda n: n.split(".")[0])
+    # x: change^2 = 4 (run 1) and 36 (run 2) against initial^2 = 8 and 8.
+    assert out["x"].relative == pytest.approx(math.sqrt(40 / 16))
+    assert math.isnan(out["y"].relative)
+    assert out["x"].shapes == {(4,): 2} and out["x"].shape_label == "2 × (4)"
+    with pytest.raises(ValueError, match="pairs"):
+        interpret.pooled_relative_change([])
+
+
+def test_lstm_roles_cover_every_parameter_of_the_baseline():
+    net = LSTMBaseline(input_size=3, hidden_size=4, output_size=5, n_layers=3, seed=0)
+    roles = {interpret.lstm_role(name, 3) for name, _ in net.named_parameters()}
+    assert roles == {"weight_ih, layer 1 (input x_t)", "weight_ih, layers 2-3",
+                     "weight_hh, layers 1-3 (recurrent)", "bias_ih, bias_hh, layers 1-3",
+                     "readout.weight", "readout.bias"}
+    with pytest.raises(TypeError, match="name"):
+        interpret.lstm_role(3)
+
+
+# --------------------------------------------------------------------------------------------
+# trajectories
+# --------------------------------------------------------------------------------------------
+
+
+def test_scalar_trajectories_from_snapshots_add_the_threshold_and_the_pull():
+    snaps = [{"scalars": {"alpha": a, "lam1": l1, "lam2": l2}, "norms": {}}
+             for a, l1, l2 in ((1.0, 0.5, 1.0), (2.0, 0.5, 1.0), (4.0, 1.0, 2.0))]
+    traj = interpret.scalar_trajectories({"train": {"snapshots": snaps}})
+    np.testing.assert_array_equal(traj["alpha"], [1.0, 2.0, 4.0])
+    np.testing.assert_array_equal(traj["b"], [0.5, 0.25, 0.25])
+    np.testing.assert_array_equal(traj["pull"], [1.0, 0.5, 0.5])
+    with pytest.raises(ValueError, match="snapshots"):
+        interpret.scalar_trajectories({"train": {}})
+
+
+def test_monotone_fraction_counts_moves_in_the_direction_of_the_total():
+    assert interpret.monotone_fraction([0.0, 1.0, 2.0, 3.0], 3) == 1.0
+    assert interpret.monotone_fraction([0.0, 1.0, 0.5, 2.0, 9.0], 3) == pytest.approx(2 / 3)
+    assert interpret.monotone_fraction([0.0, 1.0, 1.0, 2.0], 3) == pytest.approx(2 / 3)  # a flat step
+    assert math.isnan(interpret.monotone_fraction([1.0, 2.0], 0))
+    with pytest.raises(ValueError, match="end"):
+        interpret.monotone_fraction([1.0, 2.0], 2)
+
+
+# --------------------------------------------------------------------------------------------
+# the step-size regime
+# --------------------------------------------------------------------------------------------
+
+
+def test_the_regime_label_flips_exactly_at_L_and_at_L_over_2():
+    L = 1.7
+    assert interpret.step_regime(L, L) == "α ≥ L"
+    assert interpret.step_regime(np.nextafter(L, 0), L) == "L/2 < α < L"
+    assert interpret.step_regime(np.nextafter(L / 2, 2), L) == "L/2 < α < L"
+    assert interpret.step_regime(L / 2, L) == "α ≤ L/2"
+    assert interpret.common_regime(["α ≤ L/2"] * 3) == "α ≤ L/2"
+    assert interpret.common_regime(["α ≤ L/2", "α ≥ L"]) == "mixed"
+    with pytest.raises(ValueError, match="alpha"):
+        interpret.step_regime(0.0, L)
+    with pytest.raises(ValueError, match="regimes"):
+        interpret.common_regime(["converges"])
+
+
+def _one_sista_iteration(x, A, D, F, alpha, lam1, lam2, h, h_prev):
+    G = D.T @ (A.T @ A + lam2 * np.eye(N)) @ D
+    grad = G @ h - D.T @ A.T @ x - lam2 * D.T @ F @ D @ h_prev
+    z = h - grad / alpha
+    return np.sign(z) * np.maximum(np.abs(z) - lam1 / alpha, 0.0)
+
+
+@pytest.mark.parametrize("ratio", [0.51, 0.75, 1.0, 1.5])
+def test_every_iteration_lowers_the_objective_when_alpha_exceeds_L_over_2(problem, ratio):
+    A, D = problem
+    rng = np.random.default_rng(1)
+    lam1, lam2, F = 0.1, 0.7, np.eye(N)
+    alpha = ratio * sista_step_size(A, D, lam2)
+    assert interpret.step_regime(alpha, sista_step_size(A, D, lam2)) != "α ≤ L/2"
+    L = sista_step_size(A, D, lam2)
+    objective = lambda h, x, hp: float(sista_objective(x, A, D, F, lam1, lam2, h, hp))
+    for _ in range(20):
+        x, h, hp = rng.standard_normal(M), rng.standard_normal(N), rng.standard_normal(N)
+        h_new = _one_sista_iteration(x, A, D, F, alpha, lam1, lam2, h, hp)
+        bound = objective(h, x, hp) - (alpha - L / 2) * np.sum((h_new - h) ** 2)
+        assert objective(h_new, x, hp) <= bound + 1e-10
+
+
+def test_below_L_over_2_an_iteration_can_raise_the_objective(problem):
+    A, D = problem
+    lam2, F = 0.7, np.eye(N)
+    L = sista_step_size(A, D, lam2)
+    mu, vectors = np.linalg.eigh(D.T @ (A.T @ A + lam2 * np.eye(N)) @ D)
+    h = vectors[:, -1]                            # the direction of the largest curvature, L
+    x, hp = np.zeros(M), np.zeros(N)
+    alpha = 0.45 * L
+    h_new = _one_sista_iteration(x, A, D, F, alpha, 0.0, lam2, h, hp)
+    before = float(sista_objective(x, A, D, F, 0.0, lam2, h, hp))
+    after = float(sista_objective(x, A, D, F, 0.0, lam2, h_new, hp))
+    assert interpret.step_regime(alpha, L) == "α ≤ L/2" and after > before
+
+
+def test_sista_reading_of_the_paper_initialisation(problem):
+    A, D = problem
+    p = interpret.sista_reading(paper_net(A, D))
+    L = np.linalg.norm(A, 2) ** 2 + 1.0                   # orthonormal D: ||A||^2 + lam2
+    assert (p["alpha"], p["lam1"], p["lam2"], p["b"], p["pull"]) == (1.0, 0.5, 1.0, 0.5, 1.0)
+    assert p["L"] == pytest.approx(L, rel=1e-12) and p["ratio"] == pytest.approx(1 / L, rel=1e-12)
+    assert p["regime"] == interpret.step_regime(1.0, p["L"])
+    np.testing.assert_array_equal(p["D"], D)
+    assert "Dinv" in interpret.sista_reading(paper_net(A, D, variant="released"))
+    with pytest.raises(ValueError, match="tied"):
+        interpret.sista_reading(paper_net(A, D, tie_layers=False))
+    with pytest.raises(TypeError, match="SISTARNN"):
+        interpret.sista_reading(StackedRNN(M, 4, N))
+
+
+def test_iteration_eigenvalues_are_those_of_the_networks_S(problem):
+    A, D = problem
+    net = SISTARNN(A, D, None, 1.3, 0.5, 0.8, dtype=torch.float64)
+    S = net.rnn_weights().S[0].detach().numpy()
+    lo, hi = interpret.iteration_eigenvalue_range(A, D, 1.3, 0.8)
+    ev = np.linalg.eigvalsh((S + S.T) / 2)
+    assert lo == pytest.approx(ev.min(), abs=1e-12) and hi == pytest.approx(ev.max(), abs=1e-12)
+    assert lo == pytest.approx(1 - sista_step_size(A, D, 0.8) / 1.3, abs=1e-12)
+    with pytest.raises(ValueError, match="columns"):
+        interpret.iteration_eigenvalue_range(A[:, :5], D, 1.0, 1.0)
+
+
+def test_a_paper_variant_is_K_sista_iterations_even_with_perturbed_parameters(problem):
+    A, D = problem
+    rng = np.random.default_rng(2)
+    net = SISTARNN(A + 0.1 * rng.standard_normal((M, N)), D + 0.05 * rng.standard_normal((N, N)),
+                   np.eye(N) + 0.02 * rng.standard_normal((N, N)), 1.4, 0.3, 0.6,
+                   h0=rng.standard_normal(N), dtype=torch.float32)
+    x = torch.as_tensor(rng.standard_normal((7, 3, M)), dtype=torch.float32)
+    gap, caught = interpret.sista_equivalence_gap(net, x)
+    assert gap < 1e-12 and isinstance(caught, tuple)
+    with pytest.raises(ValueError, match="paper variant"):
+        interpret.sista_equivalence_gap(paper_net(A, D, variant="released"), x)
+
+
+# --------------------------------------------------------------------------------------------
+# what the learned parameters do
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("variant", ["paper", "released"])
+def test_a_rebuilt_network_computes_what_the_read_one_does(problem, variant):
+    A, D = problem
+    rng = np.random.default_rng(3)
+    net = SISTARNN(A, D, None, 1.2, 0.4, 0.9, variant=variant, h0=rng.standard_normal(N),
+                   dtype=torch.float64)
+    twin = interpret.rebuild_sista_rnn(interpret.sista_reading(net), 3, dtype=torch.float64)
+    x = torch.as_tensor(rng.standard_normal((5, 2, M)))
+    assert twin.variant == variant
+    with torch.no_grad():
+        torch.testing.assert_close(twin(x), net(x), rtol=0, atol=1e-13)
+    with pytest.raises(ValueError, match="missing"):
+        interpret.rebuild_sista_rnn({"A": A}, 3)
+
+
+def test_depth_sweep_scores_each_depth_and_averages_runs(problem):
+    p = interpret.sista_reading(paper_net(*problem))
+    curve = interpret.depth_sweep([p, {**p, "alpha": 2.0}], [1, 2, 5],
+                                  lambda net: net.n_layers + float(net.alpha.detach()))
+    np.testing.assert_allclose(curve, [2.5, 3.5, 6.5])
+
+
+def test_depth_sweep_kind_labels():
+    ks = [1, 2, 3, 4, 8]
+    assert interpret.depth_sweep_kind(ks, [10, 9, 12, 9, 10.9], 3) == "procedure"
+    assert interpret.depth_sweep_kind(ks, [10, 9, 12, 9, 11.0], 3) == "mixed"   # exactly 1 dB below
+    assert interpret.depth_sweep_kind(ks, [10, 9, 12, 9, 12.0], 3) == "problem"
+    assert interpret.depth_sweep_kind(ks, [10, 13, 12, 9, 11.5], 3) == "mixed"
+    with pytest.raises(ValueError, match="increasing"):
+        interpret.depth_sweep_kind([1, 3, 2], [1, 2, 3], 3)
+    with pytest.raises(ValueError, match="trained_k"):
+        interpret.depth_sweep_kind(ks, [1, 2, 3, 4, 5], 7)
+
+
+def test_reset_and_ablation_losses(problem):
+    A, D = problem
+    initial = paper_net(A, D)
+    trained = SISTARNN(A, D, None, 2.0, 0.7, 1.5, dtype=torch.float64)
+    reset = interpret.reset_parameters(trained, initial, ["alpha", "lam1"])
+    assert (reset.alpha.item(), reset.lam1.item(), reset.lam2.item()) == (1.0, 0.5, 1.5)
+    assert trained.alpha.item() == 2.0                      # the trained network is left alone
+    score = lambda net: float((net.alpha + 10 * net.lam2).detach())
+    losses = interpret.ablation_losses([(trained, initial)], {"scalars": ["alpha", "lam2"],
+                                                              "alpha": ["alpha"], "Dinv": ["Dinv"]}, score)
+    assert losses == pytest.approx({"scalars": 6.0, "alpha": 1.0})       # Dinv: not a parameter
+    with pytest.raises(ValueError, match="names"):
+        interpret.reset_parameters(trained, initial, ["Dinv"])
+
+
+# --------------------------------------------------------------------------------------------
+# the dictionary
+# --------------------------------------------------------------------------------------------
+
+
+def test_wavelet_bands_match_the_dictionary():
+    bands = interpret.wavelet_bands(128, "db4", 4)
+    assert [(b.name, b.short, b.stop - b.start) for b in bands] == [
+        ("scaling", "s", 8), ("detail 4", "d4", 8), ("detail 3", "d3", 16),
+        ("detail 2", "d2", 32), ("detail 1", "d1", 64)]
+    D = wavelet_dictionary(128, "db4", 4)
+    finest = D[:, bands[-1].start:]
+    assert np.all((np.abs(finest) > 1e-12).sum(axis=0) <= 8)     # 8 taps: compact support
+
+
+def test_an_orthonormal_dictionary_has_all_singular_values_one():
+    spectrum = interpret.dictionary_spectrum(wavelet_dictionary(64, "db4", 3))
+    np.testing.assert_allclose(spectrum.singular_values, 1.0, atol=1e-12)
+    assert spectrum.orthonormality_defect < 1e-12
+    doubled = interpret.dictionary_spectrum(2 * wavelet_dictionary(64, "db4", 3))
+    assert doubled.orthonormality_defect == pytest.approx(3.0) and doubled.min == pytest.approx(2.0)
+    with pytest.raises(ValueError, match="square"):
+        interpret.dictionary_spectrum(np.ones((3, 4)))
+
+
+def test_atom_changes_and_recognition(problem):
+    _, D0 = problem
+    scale = np.linspace(0.5, 2.0, N)
+    delta, norms = interpret.atom_changes(D0 * scale, D0)
+    np.testing.assert_allclose(delta, np.abs(scale - 1), atol=1e-12)
+    np.testing.assert_allclose(norms, scale, atol=1e-12)
+    assert interpret.atom_recognition(D0 * scale, D0) == pytest.approx((1.0, 1.0))
+    shifted = np.roll(D0, 1, axis=1)                   # every atom is now another wavelet
+    assert interpret.atom_recognition(shifted, D0)[1] == 0.0
+
+
+def test_change_structure_locates_a_change(problem):
+    A0, D0 = problem
+    Q, _ = np.linalg.qr(A0.T)
+    in_rows = D0 + 0.1 * np.outer(Q[:, 0], np.ones(N))       # rank one, in the row space of A0
+    s = interpret.change_structure(in_rows, D0, A0, n_components=1)
+    assert s["row_space"] == pytest.approx(1.0) and s["leading"] == pytest.approx(1.0)
+    on_support = D0 * 1.1                                    # each atom scaled: all on its support
+    assert interpret.change_structure(on_support, D0, A0)["outside_support"] == pytest.approx(0.0)
+
+
+def test_inverse_defects(problem):
+    _, D = problem
+    assert interpret.inverse_defects(D.T, D) == pytest.approx(
+        {"to_transpose": 0.0, "inverse": 0.0, "transpose": 0.0}, abs=1e-12)
+    B = D @ np.diag(np.linspace(1, 2, N))
+    out = interpret.inverse_defects(np.linalg.inv(B), B)
+    assert out["inverse"] < 1e-12 and out["transpose"] == pytest.approx(3.0)
+
+
+# --------------------------------------------------------------------------------------------
+# A, F, the codes
+# --------------------------------------------------------------------------------------------
+
+
+def test_measurement_alignment_and_dynamics():
+    A0 = paper_measurement_matrix(8, 16)
+    assert interpret.measurement_alignment(2 * A0, A0) == pytest.approx((1.0, 2 * np.linalg.norm(A0, 2)))
+    F = np.eye(5) + 0.1 * np.eye(5, k=1) - 0.2 * np.eye(5)
+    np.testing.assert_allclose(interpret.diagonal_means(F, [-1, 0, 1]), [0.0, 0.8, 0.1])
+    change = interpret.dynamics_change(F, band=1)
+    assert change["band_energy"] == pytest.approx(1.0) and change["outside_band"] == pytest.approx(0.0)
+    assert change["off_diagonal_mean"] == pytest.approx(0.4 / 20)
+    assert change["uniform_band"] == pytest.approx(13 / 25)
+    assert math.isnan(interpret.dynamics_change(np.eye(5))["band_energy"])
+    with pytest.raises(ValueError, match="offsets"):
+        interpret.diagonal_means(F, [5])
+
+
+def test_code_sparsity_counts_codes():
+    h = np.zeros((2, 3, 4))
+    h[0, 0, 0] = 2.0                      # one code with one atom, one with two, four empty
+    h[1, 2, :2] = [1.0, -1.0]
+    out = interpret.code_sparsity(h, k=1, bands=interpret.wavelet_bands(4, "haar", 1))
+    assert out["nonzero_fraction"] == pytest.approx(3 / 24)
+    assert out["nonzero_per_column"] == pytest.approx(3 / 6)
+    assert out["few_fraction"] == pytest.approx(5 / 6)    # codes with fewer than N/2 = 2 atoms
+    np.testing.assert_allclose(out["atom_usage"], [2 / 6, 1 / 6, 0, 0])
+    assert out["usage_s"] == pytest.approx(0.25) and out["usage_d1"] == 0.0
+    # empty codes count as fully represented (energy share 1), the two-atom code as 1/2
+    assert out["energy_top_k"] == pytest.approx((5 + 0.5) / 6)
+    with pytest.raises(ValueError, match="k"):
+        interpret.code_sparsity(h, k=5)
+
+
+# --------------------------------------------------------------------------------------------
+# the black boxes
+# --------------------------------------------------------------------------------------------
+
+
+def test_spectra_of_recurrent_matrices():
+    c, s = np.cos(0.3), np.sin(0.3)
+    assert interpret.spectral_radius(0.9 * np.array([[c, -s], [s, c]])) == pytest.approx(0.9)
+    W0 = np.diag(np.arange(12, 0, -1.0))
+    out = interpret.spectrum_change(W0, 2 * W0, skip=2)
+    assert (out["top_initial"], out["top"], out["n_above"]) == (12.0, 24.0, 6)
+    assert out["bulk_change"] == pytest.approx(1.0)
+    assert interpret.lstm_forget_bias(LSTMBaseline(3, 4, 5, n_layers=2), 1).tolist() == [1.0] * 4
+
+
+def test_signed_permutations_are_orthogonal_and_reproducible():
+    Q = interpret.signed_permutation(7, np.random.default_rng(5))
+    np.testing.assert_array_equal(Q.T @ Q, np.eye(7))
+    assert set(np.abs(Q).sum(axis=0)) == {1.0}
+    np.testing.assert_array_equal(Q, interpret.signed_permutation(7, np.random.default_rng(5)))
+    with pytest.raises(TypeError, match="rng"):
+        interpret.signed_permutation(7, 5)
+
+
+def test_permuted_stacked_rnn_computes_the_same_outputs():
+    net = StackedRNN(M, 5, N, n_layers=3, seed=1, dtype=torch.float64)
+    with torch.no_grad():
+        net.b.normal_(0.2, 0.1)
+        net.h0.normal_()
+    rng = np.random.default_rng(4)
+    twin = interpret.permute_stacked_rnn(net, [interpret.signed_permutation(5, rng) for _ in range(3)])
+    x = torch.as_tensor(rng.standard_normal((9, 2, M)))
+    with torch.no_grad():
+        assert interpret.relative_gap(net(x), twin(x)) < 1e-13
+    assert float((twin.S[1] - net.S[1]).detach().norm()) > 0.1          # the weights themselves differ
+    with pytest.raises(ValueError, match="one matrix per layer"):
+        interpret.permute_stacked_rnn(net, [np.eye(5)])
+
+
+def test_relative_gap_and_order_of_magnitude():
+    assert interpret.relative_gap(np.array([2.0, -4.0]), np.array([2.0, -3.0])) == 0.25
+    assert interpret.order_of_magnitude(3.8e-15) == pytest.approx(1e-14)
+    assert interpret.order_of_magnitude(1e-3) == pytest.approx(1e-3)
+    with pytest.raises(ValueError, match="all zeros"):
+        interpret.relative_gap(np.zeros(2), np.ones(2))
+
+
+# --------------------------------------------------------------------------------------------
+# loading and checking a study; the whole reading
+# --------------------------------------------------------------------------------------------
+
+
+def test_load_run_and_snapshot_mismatch(tmp_path, problem):
+    A, D = problem
+    trained = SISTARNN(A, D, None, 1.5, 0.6, 0.9, dtype=torch.float64)
+    save_parameters(tmp_path / "ckpt.safetensors", trained)
+    results = {"config": {"dtype": "float64"}, "models": ["sista_rnn"],
+               "runs": {"sista_rnn": {"0": {"checkpoint": "ckpt.safetensors"}}}}
+    loaded, initial = interpret.load_run(results, tmp_path, "sista_rnn", 0, A, D)
+    assert loaded.alpha.item() == 1.5 and initial.alpha.item() == 1.0 and not loaded.training
+    assert list(interpret.load_runs(results, tmp_path, A, D)["sista_rnn"]) == [0]
+    assert interpret.snapshot_mismatch(initial, parameter_snapshot(initial)) == 0.0
+    assert interpret.snapshot_mismatch(loaded, parameter_snapshot(initial)) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="seed"):
+        interpret.load_run(results, tmp_path, "sista_rnn", 3, A, D)
+    with pytest.raises(ValueError, match="name"):
+        interpret.load_run(results, tmp_path, "lstm", 0, A, D)
+    with pytest.raises(ValueError, match="does not have"):
+        interpret.snapshot_mismatch(initial, {"scalars": {"beta": 1.0}, "norms": {}})
+
+
+def test_psnr_scorer_follows_the_papers_protocol():
+    from sista_lib.data import Normalizer, images_to_sequences, measure
+    from sista_lib.evaluate import evaluate
+
+    rng = np.random.default_rng(6)
+    images = rng.uniform(0.2, 0.8, (3, 128, 32))
+    A = paper_measurement_matrix(32, 128)
+    normalizer = Normalizer.fit(images)
+    x = torch.as_tensor(measure(images_to_sequences(normalizer.transform(images)), A))
+    net = SISTARNN.paper_init(A, wavelet_dictionary(128, "db4", 4))
+    score = interpret.psnr_scorer(x.float(), images, normalizer)
+    assert score(net) == pytest.approx(float(evaluate(net, images, A, normalizer)["psnr"].mean()), abs=1e-9)
+    with pytest.raises(ValueError, match="images"):
+        interpret.psnr_scorer(x, images[:2], normalizer)
+
+
+def test_read_sista_rnn_of_an_untrained_network_and_combined_readings(problem):
+    A, D = problem
+    net = paper_net(A, D)
+    bands = interpret.wavelet_bands(N, "db2", 2)
+    r = interpret.read_sista_rnn(net, net, A, D, lr=1e-3, steps=10, bands=bands)
+    assert r["rel_A"] == 0.0 and r["speed_alpha"] == 0.0 and r["ortho"] < 1e-12
+    assert r["atom_cos"] == pytest.approx(1.0) and r["atom_own"] == 1.0 and r["cos_A"] == pytest.approx(1.0)
+    assert r["norm_s"] == pytest.approx(1.0) and r["delta_d1"] == 0.0 and r["h0_norm"] == 0.0
+    assert r["regime"] == interpret.step_regime(1.0, r["L"])
+    other = {**r, "alpha": 3.0, "sv_min": 0.5, "regime": "α ≥ L"}
+    both = interpret.combine_readings([r, other], {"sv_min": "min"})
+    assert both["alpha"] == 2.0 and both["sv_min"] == 0.5 and both["regime"] == "mixed"
+    with pytest.raises(ValueError, match="how"):
+        interpret.combine_readings([r], {"alpha": "median"})
