@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pywt
 
-from ._checks import check_positive_int, check_scalar
+from ._checks import check_positive_int, check_scalar, check_seed
 
 __all__ = ["wavelet_dictionary", "dct_dictionary", "measurement_matrix", "paper_measurement_matrix"]
 
@@ -31,11 +31,20 @@ def wavelet_dictionary(n: int, wavelet: str = "db4", level: int = 4) -> np.ndarr
     wavelet : str, default "db4"
         An orthogonal PyWavelets wavelet name (``haar``, ``dbN``, ``symN``, ``coifN``).
     level : int, default 4
-        Decomposition depth, at least 1.
+        Decomposition depth, at least 1 and at most ``pywt.dwt_max_level(n, filter length)``
+        (deeper levels would only see boundary effects; PyWavelets warns about them).
 
     Returns
     -------
     (n, n) float64 ndarray with orthonormal columns.
+
+    Raises
+    ------
+    TypeError
+        If ``n`` or ``level`` is not an integer or ``wavelet`` not a str.
+    ValueError
+        If ``wavelet`` is not an orthogonal discrete PyWavelets wavelet, ``n`` is not divisible
+        by ``2**level``, or ``level`` is deeper than ``n`` allows.
     """
     n = check_positive_int(n, "n")
     level = check_positive_int(level, "level")
@@ -44,11 +53,23 @@ def wavelet_dictionary(n: int, wavelet: str = "db4", level: int = 4) -> np.ndarr
     try:
         w = pywt.Wavelet(wavelet)
     except ValueError as exc:
-        raise ValueError(f"wavelet={wavelet!r} is not a PyWavelets discrete wavelet") from exc
+        raise ValueError(
+            f"wavelet={wavelet!r} is not a PyWavelets discrete wavelet (orthogonal ones: "
+            f"'haar', 'db1'..'db38', 'sym2'..'sym20', 'coif1'..'coif17'; see "
+            f"pywt.wavelist(kind='discrete'))"
+        ) from exc
     if not w.orthogonal:
         raise ValueError(f"wavelet={wavelet!r} is not orthogonal; an orthonormal basis needs one")
+    max_level = pywt.dwt_max_level(n, w.dec_len)
+    too_deep = (
+        f"level={level} is too deep for n={n} with {wavelet!r} ({w.dec_len} taps): at most "
+        f"pywt.dwt_max_level({n}, {w.dec_len}) = {max_level} level(s)"
+    )
     if n % (2**level) != 0:
-        raise ValueError(f"n={n} must be divisible by 2**level={2**level}")
+        hint = f"; {too_deep}" if level > max_level else ""
+        raise ValueError(f"n={n} must be divisible by 2**level={2**level}{hint}")
+    if level > max_level:
+        raise ValueError(too_deep)
     template = pywt.wavedec(np.zeros(n), w, mode="periodization", level=level)
     sizes = [len(c) for c in template]
     D = np.empty((n, n))
@@ -79,11 +100,12 @@ def dct_dictionary(n: int, n_atoms: int | None = None) -> np.ndarray:
     (n, n_atoms) float64 ndarray with unit-norm columns.
     """
     n = check_positive_int(n, "n")
+    if n_atoms is not None:
+        n_atoms = check_positive_int(n_atoms, "n_atoms")
     if n_atoms is None or n_atoms == n:
         from scipy.fft import idct
 
         return idct(np.eye(n), norm="ortho", axis=0)
-    n_atoms = check_positive_int(n_atoms, "n_atoms")
     if n_atoms < n:
         raise ValueError(f"n_atoms must be >= n={n} (a dictionary that spans the space), got {n_atoms}")
     i = np.arange(n)[:, None] + 0.5
@@ -109,7 +131,7 @@ def measurement_matrix(
         Number of measurements and signal length.
     kind : {"bernoulli", "gaussian"}
     seed : int
-        Seed of ``numpy.random.default_rng``.
+        Seed of ``numpy.random.default_rng`` (>= 0).
     scale : float, default 1.0
         Positive factor applied at the end.
 
@@ -120,8 +142,9 @@ def measurement_matrix(
     m = check_positive_int(m, "m")
     n = check_positive_int(n, "n")
     scale = check_scalar(scale, "scale", positive=True)
-    if kind not in ("bernoulli", "gaussian"):
+    if not isinstance(kind, str) or kind not in ("bernoulli", "gaussian"):
         raise ValueError(f"kind must be 'bernoulli' or 'gaussian', got {kind!r}")
+    seed = check_seed(seed)
     g = np.random.default_rng(seed).standard_normal((m, n))
     A = np.sign(g) if kind == "bernoulli" else g
     return A * (scale / np.sqrt(m))
@@ -131,7 +154,11 @@ def paper_measurement_matrix(m: int = 32, n: int = 128, seed: int = 0) -> np.nda
     r"""The paper's measurement matrix: Bernoulli :math:`\pm 1/\sqrt{m}`, divided by 3.
 
     Equivalent to ``measurement_matrix(m, n, "bernoulli", seed, scale=1/3)``; with
-    :math:`m = 32, n = 128` its spectral norm is close to 1, so :math:`\alpha = 1` is (nearly)
-    a valid SISTA step.
+    :math:`m = 32, n = 128` its spectral norm is close to 1 (about 0.98 for seed 0). It is *not*
+    what makes :math:`\alpha = 1` a classical step: with an orthonormal :math:`D` SISTA's
+    :math:`L = \lambda_{\max}(D^T (A^T A + \lambda_2 I) D) = \lVert A\rVert_2^2 + \lambda_2`,
+    about 1.96 at :math:`\lambda_2 = 1`. So :math:`\alpha = 1 < L`, outside the classical
+    condition :math:`\alpha \ge L`, but :math:`\alpha = 1 > L/2`, so each SISTA step still
+    decreases the objective (:func:`sista_lib.sista.sista_step_size`).
     """
     return measurement_matrix(m, n, "bernoulli", seed=seed, scale=1.0 / 3.0)

@@ -7,7 +7,7 @@ then per-image MSE, PSNR (peak 255) and SSIM against the equally processed origi
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -25,6 +25,9 @@ def _as_pair(reference: Any, estimate: Any, min_ndim: int = 1) -> tuple[np.ndarr
         )
     if ref.ndim < min_ndim:
         raise ValueError(f"reference must have at least {min_ndim} dimensions, got shape {ref.shape}")
+    if ref.size == 0:
+        raise ValueError(f"reference and estimate are empty (shape {ref.shape}): there is nothing "
+                         f"to score")
     for name, arr in (("reference", ref), ("estimate", est)):
         if not np.isfinite(arr).all():
             raise ValueError(f"{name} contains NaN or infinite values")
@@ -41,11 +44,28 @@ def _as_numpy(x: Any, name: str) -> np.ndarray:
 
 
 def _axes(ndim: int, axis: Any) -> tuple[int, ...]:
-    return tuple(range(ndim)) if axis is None else tuple(np.atleast_1d(axis).tolist())
+    """``axis`` (None, an int or a tuple of ints) as a tuple of distinct non-negative axes."""
+    if axis is None:
+        return tuple(range(ndim))
+    items = axis if isinstance(axis, (tuple, list)) else (axis,)
+    if not items or any(isinstance(a, bool) or not isinstance(a, (int, np.integer)) for a in items):
+        raise TypeError(f"axis must be None, an int or a tuple of ints, got {axis!r}")
+    out = []
+    for a in items:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"axis {a} is out of range for arrays of {ndim} dimensions "
+                             f"(axis={axis!r})")
+        out.append(int(a) % ndim)
+    if len(set(out)) != len(out):
+        raise ValueError(f"axis has repeated entries: {axis!r}")
+    return tuple(out)
 
 
 def mse(reference: Any, estimate: Any, axis: Any = None) -> np.ndarray | float:
-    r"""Mean squared error :math:`\frac1n\sum_i (r_i - e_i)^2` over ``axis`` (all by default)."""
+    r"""Mean squared error :math:`\frac1n\sum_i (r_i - e_i)^2` over ``axis`` (all by default).
+
+    Raises ValueError on arrays of different shapes, empty arrays, NaN/infinite values or a bad
+    ``axis`` (TypeError for a non-integer one)."""
     ref, est = _as_pair(reference, estimate)
     out = np.mean((ref - est) ** 2, axis=_axes(ref.ndim, axis))
     return float(out) if np.ndim(out) == 0 else out
@@ -129,7 +149,7 @@ def ssim(reference: Any, estimate: Any, data_range: float = 1.0, *,
     from skimage.metrics import structural_similarity
 
     data_range = check_scalar(data_range, "data_range", positive=True)
-    if convention not in SSIM_CONVENTIONS:
+    if not isinstance(convention, str) or convention not in SSIM_CONVENTIONS:
         raise ValueError(f"convention must be one of {SSIM_CONVENTIONS}, got {convention!r}")
     ref, est = _as_pair(reference, estimate, min_ndim=2)
     if min(ref.shape[-2:]) < 7:
@@ -152,6 +172,8 @@ def ssim(reference: Any, estimate: Any, data_range: float = 1.0, *,
 def quantize_8bit(images: Any) -> np.ndarray:
     """Clip to [0, 1] and round to the 256 levels of an 8-bit image; returns float64 in [0, 255]."""
     arr = _as_numpy(images, "images")
+    if arr.size == 0:
+        raise ValueError(f"images is empty (shape {arr.shape})")
     if not np.isfinite(arr).all():
         raise ValueError("images contains NaN or infinite values")
     return np.round(np.clip(arr, 0.0, 1.0) * 255.0)
@@ -190,8 +212,19 @@ def score_images(reference: Any, estimate: Any, *,
 
 
 def summarize(scores: dict[str, Any]) -> dict[str, dict[str, float]]:
-    """Mean and standard deviation (ddof=0) of each per-image score array."""
-    return {
-        k: {"mean": float(np.mean(v)), "std": float(np.std(v)), "n": int(np.size(v))}
-        for k, v in scores.items()
-    }
+    """Mean and standard deviation (ddof=0) of each per-image score array.
+
+    Raises ValueError on an empty score array or one holding NaN (an infinite PSNR, from a
+    perfect estimate, is kept: its mean is infinite)."""
+    if not isinstance(scores, Mapping):
+        raise TypeError(f"scores must be a dict of score arrays, got {type(scores).__name__}")
+    out = {}
+    for k, v in scores.items():
+        arr = _as_numpy(v, f"scores[{k!r}]")
+        if arr.size == 0:
+            raise ValueError(f"scores[{k!r}] is empty: there is nothing to summarise")
+        if np.isnan(arr).any():
+            raise ValueError(f"scores[{k!r}] contains NaN")
+        with np.errstate(invalid="ignore"):  # the std of values with an inf among them: NaN
+            out[k] = {"mean": float(np.mean(arr)), "std": float(np.std(arr)), "n": int(arr.size)}
+    return out

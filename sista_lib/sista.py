@@ -43,9 +43,11 @@ import torch
 
 from ._checks import (
     ArrayLike,
+    check_bool,
     check_finite,
     check_ndim,
     check_positive_int,
+    check_representable,
     check_scalar,
     common_dtype,
     like,
@@ -67,12 +69,30 @@ Scalar = float | torch.Tensor
 # --------------------------------------------------------------------------------------------
 # argument checking
 # --------------------------------------------------------------------------------------------
-def _scalar(value: Any, name: str, *, positive: bool = False) -> Scalar:
-    """Validate a scalar parameter; a one-element tensor is kept as a tensor (for autograd)."""
+def _scalar(value: Any, name: str, *, positive: bool = False,
+            dtype: torch.dtype | None = None) -> Scalar:
+    """Validate a scalar parameter; a one-element tensor is kept as a tensor (for autograd).
+
+    With ``dtype`` (the working dtype), the value must survive the cast to it."""
     if isinstance(value, torch.Tensor):
-        check_scalar(value.detach(), name, positive=positive, nonnegative=not positive)
+        check_scalar(value.detach(), name, positive=positive, nonnegative=not positive,
+                     dtype=dtype)
         return value.reshape(())
-    return check_scalar(value, name, positive=positive, nonnegative=not positive)
+    return check_scalar(value, name, positive=positive, nonnegative=not positive, dtype=dtype)
+
+
+def _check_ratio(num: Scalar, alpha: Scalar, name: str, dtype: torch.dtype) -> None:
+    """The iterations use ``num / alpha`` (the threshold, the drift weight): it must survive
+    the working dtype too."""
+    check_representable(_value(num) / _value(alpha), name, dtype)
+
+
+def _require_F(F: Any) -> None:
+    if F is None:
+        raise TypeError(
+            "F must be an (N, N) array or tensor (the dynamics y_t ~ F y_{t-1}; the paper's "
+            "is the identity, numpy.eye(N)), got None"
+        )
 
 
 def _value(v: Scalar) -> float:
@@ -118,7 +138,8 @@ def _check_last(t: torch.Tensor, name: str, size: int, what: str) -> None:
 # building blocks
 # --------------------------------------------------------------------------------------------
 def sista_step_size(A: ArrayLike, D: ArrayLike, lam2: float = 0.0) -> float:
-    r"""Smallest inverse step :math:`\alpha` for which SISTA's objective never increases.
+    r"""The Lipschitz constant :math:`L` of SISTA's step: :math:`\alpha \ge L` is the classical
+    step condition, and the objective decreases at every step for any :math:`\alpha > L/2`.
 
     .. math::
 
@@ -126,9 +147,18 @@ def sista_step_size(A: ArrayLike, D: ArrayLike, lam2: float = 0.0) -> float:
           = \big\lVert \bar\Phi \big\rVert_2^2, \qquad
         \bar\Phi = \begin{bmatrix} A D \\ \sqrt{\lambda_2}\, D \end{bmatrix},
 
-    the Lipschitz constant of the gradient of the smooth part of :math:`\mathcal{L}_t`. With
-    :math:`\alpha \ge L` every iteration decreases :math:`\mathcal{L}_t`; with
-    :math:`L/2 < \alpha < L` the iterates still converge, without that guarantee. For an
+    the Lipschitz constant of the gradient of the smooth part :math:`f` of
+    :math:`\mathcal{L}_t`. A proximal-gradient step :math:`h \to h^+` of size
+    :math:`1/\alpha` on an :math:`L`-smooth :math:`f` satisfies
+
+    .. math::
+
+        \mathcal{L}_t(h^+) \le \mathcal{L}_t(h) - \big(\alpha - \tfrac{L}{2}\big)
+        \lVert h^+ - h \rVert_2^2,
+
+    so every iteration decreases :math:`\mathcal{L}_t` (strictly, until a fixed point) whenever
+    :math:`\alpha > L/2`. :math:`\alpha \ge L` is the classical condition for ISTA's
+    :math:`O(1/k)` bound on the gap to the optimum (and for FISTA's :math:`O(1/k^2)`). For an
     orthonormal :math:`D`, :math:`L = \lVert A \rVert_2^2 + \lambda_2`.
 
     Parameters
@@ -143,6 +173,8 @@ def sista_step_size(A: ArrayLike, D: ArrayLike, lam2: float = 0.0) -> float:
     float
     """
     At, Dt = _matrices(A, D, None)
+    if isinstance(lam2, torch.Tensor):
+        lam2 = lam2.detach()
     lam2 = check_scalar(lam2, "lam2", nonnegative=True)
     Phi_bar, _ = _augmented(At.double(), Dt.double(), None, lam2, None, None)
     return lipschitz_constant(Phi_bar)
@@ -202,6 +234,7 @@ def augmented_lasso(
     x_bar : (..., M + N) array
         Both of the kind (NumPy/torch) of ``x_t``.
     """
+    _require_F(F)
     At, Dt, Ft = _matrices(A, D, F)
     xt = to_torch(x_t, "x_t")
     ht = to_torch(h_prev, "h_prev")
@@ -214,8 +247,8 @@ def augmented_lasso(
         )
     check_finite(xt, "x_t")
     check_finite(ht, "h_prev")
-    lam2 = _scalar(lam2, "lam2")
     dtype = common_dtype(At, Dt, Ft, xt, ht)
+    lam2 = _scalar(lam2, "lam2", dtype=dtype)
     Phi_bar, x_bar = _augmented(
         At.to(dtype), Dt.to(dtype), Ft.to(dtype), lam2, xt.to(dtype), ht.to(dtype)
     )
@@ -273,6 +306,7 @@ def sista_objective(
     -------
     array of shape ``(...)``, the kind of ``x``.
     """
+    _require_F(F)
     At, Dt, Ft = _matrices(A, D, F)
     xt = to_torch(x, "x")
     ht = to_torch(h, "h")
@@ -287,9 +321,9 @@ def sista_objective(
             )
     for name, t in (("x", xt), ("h", ht), ("h_prev", hp)):
         check_finite(t, name)
-    lam1 = _scalar(lam1, "lam1")
-    lam2 = _scalar(lam2, "lam2")
     dtype = common_dtype(At, Dt, Ft, xt, ht, hp)
+    lam1 = _scalar(lam1, "lam1", dtype=dtype)
+    lam2 = _scalar(lam2, "lam2", dtype=dtype)
     At, Dt, Ft, xt, ht, hp = (t.to(dtype) for t in (At, Dt, Ft, xt, ht, hp))
     return like(_objective(At @ Dt, Dt, Ft @ Dt, lam1, lam2, xt, ht, hp), x)
 
@@ -340,11 +374,14 @@ def sista_weights(
         and of the common float dtype of ``A, D, F``; ``"b"`` a float (or a 0-d tensor when
         ``alpha``/``lam1`` are tensors).
     """
+    _require_F(F)
     At, Dt, Ft = _matrices(A, D, F)
-    alpha = _scalar(alpha, "alpha", positive=True)
-    lam1 = _scalar(lam1, "lam1")
-    lam2 = _scalar(lam2, "lam2")
     dtype = common_dtype(At, Dt, Ft)
+    alpha = _scalar(alpha, "alpha", positive=True, dtype=dtype)
+    lam1 = _scalar(lam1, "lam1", dtype=dtype)
+    lam2 = _scalar(lam2, "lam2", dtype=dtype)
+    _check_ratio(lam1, alpha, "lam1 / alpha (the threshold b)", dtype)
+    _check_ratio(lam2, alpha, "lam2 / alpha", dtype)
     S, V, P = _weights(At.to(dtype), Dt.to(dtype), Ft.to(dtype), alpha, lam2)
     Wk = (lam2 / alpha) * P
     W1 = S @ P + Wk
@@ -400,10 +437,12 @@ def sista(
     F : (N, N) array
         Dynamics on the signal, :math:`y_t \approx F y_{t-1}` (the paper: :math:`F = I`).
     alpha : float
-        Inverse step size :math:`\alpha > 0`. The objective decreases at every iteration when
-        :math:`\alpha \ge L` (:func:`sista_step_size`); iterations converge for
-        :math:`\alpha > L/2`, and a :class:`~sista_lib.sparse.StepSizeWarning` is issued
-        when :math:`\alpha \le L/2`, where they may diverge.
+        Inverse step size :math:`\alpha > 0`. With :math:`L` from :func:`sista_step_size`,
+        each iteration decreases :math:`\mathcal{L}_t` whenever :math:`\alpha > L/2`
+        (:math:`\mathcal{L}_t(h^+) \le \mathcal{L}_t(h) - (\alpha - L/2)\lVert h^+ -
+        h\rVert^2`); :math:`\alpha \ge L` is the classical condition for ISTA's
+        :math:`O(1/k)` bound. A :class:`~sista_lib.sparse.StepSizeWarning` is issued when
+        :math:`\alpha \le L/2`, where the iterations may diverge.
     lam1, lam2 : float
         :math:`\lambda_1 \ge 0` (sparsity) and :math:`\lambda_2 \ge 0` (temporal term).
         ``alpha``, ``lam1`` and ``lam2`` may be 0-d tensors (gradients then flow to them).
@@ -441,10 +480,14 @@ def sista(
     ------
     ValueError
         On mismatched shapes of ``x, A, D, F, h0``, non-finite values, ``alpha <= 0``,
-        negative ``lam1``/``lam2``, non-positive ``tol``.
+        negative ``lam1``/``lam2``, non-positive ``tol``, or an ``alpha``/``lam1``/``lam2``/
+        ``tol`` (or ``lam1/alpha``, ``lam2/alpha``) that overflows or underflows in the working
+        dtype (float32 unless an input is float64).
     TypeError
-        On non-numeric input or a non-integer ``n_iter``/``max_iter``.
+        On non-numeric input, ``F=None``, a non-integer ``n_iter``/``max_iter`` or a
+        non-bool ``return_history``.
     """
+    _require_F(F)
     At, Dt, Ft = _matrices(A, D, F)
     xt = to_torch(x, "x")
     check_ndim(xt, "x", (2, 3))
@@ -458,16 +501,11 @@ def sista(
     if T == 0:
         raise ValueError("x must hold at least one time step, got T = 0")
 
-    alpha = _scalar(alpha, "alpha", positive=True)
-    lam1 = _scalar(lam1, "lam1")
-    lam2 = _scalar(lam2, "lam2")
     if tol is None:
         n_iter = check_positive_int(n_iter, "n_iter", minimum=0)
     else:
-        tol = check_scalar(tol, "tol", positive=True)
         n_iter = check_positive_int(max_iter, "max_iter", minimum=1)
-    if not isinstance(return_history, bool):
-        raise TypeError(f"return_history must be a bool, got {type(return_history).__name__}")
+    return_history = check_bool(return_history, "return_history")
 
     tensors = [At, Dt, Ft, xt]
     if h0 is not None:
@@ -479,6 +517,13 @@ def sista(
         check_finite(h0t, "h0")
         tensors.append(h0t)
     dtype = common_dtype(*tensors)
+    alpha = _scalar(alpha, "alpha", positive=True, dtype=dtype)
+    lam1 = _scalar(lam1, "lam1", dtype=dtype)
+    lam2 = _scalar(lam2, "lam2", dtype=dtype)
+    _check_ratio(lam1, alpha, "lam1 / alpha (the threshold)", dtype)
+    _check_ratio(lam2, alpha, "lam2 / alpha", dtype)
+    if tol is not None:
+        tol = check_scalar(tol, "tol", positive=True, dtype=dtype)
     At, Dt, Ft, xt = (t.to(dtype) for t in (At, Dt, Ft, xt))
     h_prev = xt.new_zeros(B, N) if h0 is None else h0t.to(dtype).expand(B, N)
 

@@ -23,12 +23,15 @@ from torch.nn import functional as fnn
 
 from ._checks import (
     ArrayLike,
+    check_bool,
     check_finite,
     check_min_ndim,
     check_ndim,
     check_positive_int,
+    check_representable,
     check_scalar,
     common_dtype,
+    dtype_name,
     like,
     to_torch,
 )
@@ -126,16 +129,33 @@ def soft_threshold(z: ArrayLike, threshold: Any) -> ArrayLike:
     Returns
     -------
     array or tensor
-        Same shape, dtype and kind as ``z``.
+        Same shape, dtype and kind as ``z`` (a NumPy scalar or 0-d array stays one).
+
+    Raises
+    ------
+    ValueError
+        If ``z`` or ``threshold`` holds NaN or infinity, a threshold is negative, does not
+        broadcast to ``z``'s shape, or does not survive the cast to ``z``'s dtype.
+    TypeError
+        If either is not real numeric.
     """
     zt = to_torch(z, "z")
+    check_finite(zt, "z")
     if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
-        b: torch.Tensor | float = check_scalar(threshold, "threshold", nonnegative=True)
+        b: torch.Tensor | float = check_scalar(threshold, "threshold", nonnegative=True,
+                                               dtype=zt.dtype)
     else:
-        bt = to_torch(threshold, "threshold").to(zt.dtype)
+        bt = to_torch(threshold, "threshold")
         check_finite(bt, "threshold")
         if bool((bt < 0).any()):
             raise ValueError("threshold must be >= 0 everywhere")
+        cast = bt.to(zt.dtype)
+        if not bool(torch.isfinite(cast).all()):
+            raise ValueError(
+                f"threshold overflows {dtype_name(zt.dtype)} (z's dtype): its largest value is "
+                f"{float(bt.max()):.4g}"
+            )
+        bt = cast
         try:
             out_shape = torch.broadcast_shapes(zt.shape, bt.shape)
         except RuntimeError:
@@ -154,6 +174,9 @@ def _prepare(Phi: Any, y: Any, name_y: str = "y") -> tuple[torch.Tensor, torch.T
     Pt = to_torch(Phi, "Phi")
     yt = to_torch(y, name_y)
     check_ndim(Pt, "Phi", 2)
+    if 0 in Pt.shape:
+        raise ValueError(f"Phi must have at least one row and one column, got shape "
+                         f"{tuple(Pt.shape)}")
     check_min_ndim(yt, name_y, 1)
     if yt.shape[-1] != Pt.shape[0]:
         raise ValueError(
@@ -183,17 +206,20 @@ def lasso_objective(Phi: ArrayLike, y: ArrayLike, h: ArrayLike, lam: float) -> A
 
     Returns
     -------
-    array of shape ``(...)``: one value per signal (a 0-d array for a single signal).
+    array of shape ``(...)``: one value per signal (a 0-d array for a single signal), of the
+    kind of ``y`` and the common float dtype of ``Phi, y, h``.
     """
     Pt, yt = _prepare(Phi, y)
-    ht = to_torch(h, "h").to(yt.dtype)
-    if ht.shape[:-1] != yt.shape[:-1] or ht.shape[-1] != Pt.shape[1]:
+    ht = to_torch(h, "h")
+    if ht.ndim < 1 or ht.shape[:-1] != yt.shape[:-1] or ht.shape[-1] != Pt.shape[1]:
         raise ValueError(
             f"h must have shape {tuple(yt.shape[:-1]) + (Pt.shape[1],)} to match y and Phi, "
             f"got {tuple(ht.shape)}"
         )
-    lam = check_scalar(lam, "lam", nonnegative=True)
-    return like(_objective(Pt, yt, ht, lam), y)
+    check_finite(ht, "h")
+    dtype = common_dtype(Pt, yt, ht)
+    lam = check_scalar(lam, "lam", nonnegative=True, dtype=dtype)
+    return like(_objective(Pt.to(dtype), yt.to(dtype), ht.to(dtype), lam), y)
 
 
 def lipschitz_constant(Phi: ArrayLike) -> float:
@@ -210,6 +236,8 @@ def lipschitz_constant(Phi: ArrayLike) -> float:
     Pt = to_torch(Phi, "Phi")
     check_ndim(Pt, "Phi", 2)
     check_finite(Pt, "Phi")
+    if Pt.numel() == 0:
+        return 0.0
     return float(torch.linalg.matrix_norm(Pt.detach().to(torch.float64), ord=2) ** 2)
 
 
@@ -405,8 +433,12 @@ def _solve(
     polish: bool = False,
 ):
     Pt, yt = _prepare(Phi, y)
-    lam = check_scalar(lam, "lam", nonnegative=True)
+    dtype = yt.dtype
+    lam = check_scalar(lam, "lam", nonnegative=True, dtype=dtype)
     n_iter = check_positive_int(n_iter, "n_iter", minimum=0)
+    return_history = check_bool(return_history, "return_history")
+    restart = check_bool(restart, "restart")
+    polish = check_bool(polish, "polish")
     L = lipschitz_constant(Pt)
     adaptive = isinstance(step, str)
     if adaptive and step != "adaptive":
@@ -415,16 +447,19 @@ def _solve(
         if L == 0:
             raise ValueError("Phi is zero: the Lasso has no curvature and no default step 1/L")
         step = 1.0 / L
+        check_representable(step, "step (the default 1/L)", dtype)
     else:
-        step = check_scalar(step, "step", positive=True)
+        step = check_scalar(step, "step", positive=True, dtype=dtype)
         if step * L > 1.0 + 1e-9:
             warnings.warn(
                 f"step={step:.4g} exceeds 1/L={1.0 / L:.4g}: the iterates may diverge",
                 StepSizeWarning,
                 stacklevel=3,
             )
+    # the threshold step * lam is what the iterations use, in the working dtype
+    check_representable(step * lam, "step * lam (the threshold)", dtype)
     if tol is not None:
-        tol = check_scalar(tol, "tol", positive=True)
+        tol = check_scalar(tol, "tol", positive=True, dtype=dtype)
     batch_shape = yt.shape[:-1]
     M, N = Pt.shape
     if h0 is not None:
@@ -509,7 +544,8 @@ def _solve(
 
     h_out = like(H.T.reshape(batch_shape + (N,)).contiguous(), y)
     if return_history:
-        return h_out, like(torch.stack(history).reshape((-1,) + batch_shape), y)
+        rows = torch.stack(history)
+        return h_out, like(rows.reshape((rows.shape[0],) + batch_shape), y)
     return h_out
 
 
@@ -560,7 +596,12 @@ _SOLVER_DOC = r"""
     ------
     ValueError
         On mismatched shapes, non-finite data, negative ``lam``, non-positive ``step``/``tol``,
-        or a string ``step`` other than ``"adaptive"``.
+        a string ``step`` other than ``"adaptive"``, or a ``lam``/``step``/``tol`` (or the
+        threshold ``step * lam``) that overflows or underflows in the working dtype (float32
+        unless an input is float64).
+    TypeError
+        On non-numeric input, a non-integer ``n_iter`` or a flag (``return_history``,
+        ``polish``, ``restart``) that is not a bool.
     """
 
 
