@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import math
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 
 from ._checks import ArrayLike, check_finite, check_ndim, check_positive_int, check_scalar, like
-from ._checks import common_dtype, to_torch
+from ._checks import _describe, check_bool, check_seed, common_dtype, dtype_name, to_torch
 
 __all__ = [
     "Photo",
@@ -50,6 +51,8 @@ __all__ = [
     "paper_preprocess",
     "caltech256_files",
     "caltech256_images",
+    "BadImageWarning",
+    "CALTECH_MODES",
     "Normalizer",
     "images_to_sequences",
     "sequences_to_images",
@@ -203,7 +206,7 @@ def list_photos(split: str | None = None) -> list[str]:
     """Names of the bundled photos, all of them or those of ``split`` ("train", "val", "test")."""
     if split is None:
         return list(PHOTOS)
-    if split not in _SPLIT_PHOTOS:
+    if not isinstance(split, str) or split not in _SPLIT_PHOTOS:
         raise ValueError(f"split must be None, 'train', 'val' or 'test', got {split!r}")
     return list(_SPLIT_PHOTOS[split])
 
@@ -212,15 +215,28 @@ def to_grey(image: Any) -> np.ndarray:
     r"""Greyscale as float64: :math:`0.299 R + 0.587 G + 0.114 B` (Rec. 601), values unscaled.
 
     Accepts ``(H, W)`` (returned as float64), ``(H, W, 3)`` or ``(H, W, 4)`` (alpha dropped).
+
+    Raises
+    ------
+    TypeError
+        If ``image`` is not a real numeric array.
+    ValueError
+        On another shape, or NaN/infinite values in the grey levels' channels.
     """
     arr = np.asarray(image)
     if arr.dtype.kind not in "biuf":
         raise TypeError(f"image must be a real numeric array, got dtype {arr.dtype}")
     if arr.ndim == 2:
+        channels = arr
+    elif arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        channels = arr[..., :3]
+    else:
+        raise ValueError(f"image must have shape (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
+    if arr.dtype.kind == "f" and not np.isfinite(channels).all():
+        raise ValueError("image contains NaN or infinite values")
+    if arr.ndim == 2:
         return arr.astype(np.float64)
-    if arr.ndim == 3 and arr.shape[-1] in (3, 4):
-        return arr[..., :3].astype(np.float64) @ _LUMA
-    raise ValueError(f"image must have shape (H, W), (H, W, 3) or (H, W, 4), got {arr.shape}")
+    return channels.astype(np.float64) @ _LUMA
 
 
 @functools.lru_cache(maxsize=None)
@@ -341,7 +357,8 @@ def make_crops(
         Number of crops (>= 1).
     size : int, default 128
     seed : int, default 0
-        Seed of ``numpy.random.default_rng``: the crops are a deterministic function of it.
+        Seed of ``numpy.random.default_rng`` (>= 0): the crops are a deterministic function of
+        it.
     flips : bool, default True
     scale_range : (float, float), default (0.25, 1.0)
         Bounds of :math:`f`, the window side as a fraction of the photo's shorter side,
@@ -363,8 +380,12 @@ def make_crops(
         raise ValueError("photo_names is empty")
     n_crops = check_positive_int(n_crops, "n_crops")
     size = check_positive_int(size, "size", minimum=8)
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+    seed = check_seed(seed)
+    flips = check_bool(flips, "flips")
+    return_info = check_bool(return_info, "return_info")
+    if isinstance(scale_range, (str, bytes)) or not isinstance(scale_range, (Sequence, np.ndarray)):
+        raise TypeError(f"scale_range must be a pair (low, high) of fractions in (0, 1], got "
+                        f"{_describe(scale_range)}")
     if len(scale_range) != 2:
         raise ValueError(f"scale_range must be (low, high), got {scale_range!r}")
     low = check_scalar(scale_range[0], "scale_range[0]", positive=True)
@@ -414,7 +435,34 @@ def make_crops(
 # --------------------------------------------------------------------------------------------
 # the paper's preprocessing and Caltech-256
 # --------------------------------------------------------------------------------------------
-def paper_preprocess(image: Any, size: int = 128, *, anti_aliasing: bool = False) -> np.ndarray:
+#: PIL modes whose samples are 8 bits: :func:`paper_preprocess` converts them to RGB (``"L"`` and
+#: ``"RGB"`` are taken as they are). Other modes (16-bit ``"I;16"``, 32-bit ``"I"`` and ``"F"``)
+#: are refused: squeezing them into 0..255 needs a scale that only their owner knows.
+_PIL_8BIT_MODES = frozenset({"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX",
+                             "CMYK", "YCbCr", "LAB", "HSV"})
+
+
+def _pil_to_uint8(image: Any) -> np.ndarray:
+    mode = image.mode
+    if mode in ("L", "RGB"):
+        return np.asarray(image)
+    if mode in _PIL_8BIT_MODES:
+        return np.asarray(image.convert("RGB"))
+    raise TypeError(
+        f"image must have 8 bits per channel (a uint8 array or a PIL image of mode 'L', "
+        f"'RGB', ...), got a PIL image of mode {mode!r}: convert it to 8 bits first, choosing "
+        f"the scale (a plain conversion would saturate it)"
+    )
+
+
+def _min_side(min_side: Any, size: int) -> int:
+    if min_side is None:
+        return max(1, math.ceil(size / 4))
+    return check_positive_int(min_side, "min_side")
+
+
+def paper_preprocess(image: Any, size: int = 128, *, anti_aliasing: bool = False,
+                     min_side: int | None = None) -> np.ndarray:
     r"""The paper's preprocessing of one photo: centre square crop, cubic resize, grey, /255.
 
     1. Crop the centred square of side :math:`\min(H, W)`.
@@ -429,18 +477,32 @@ def paper_preprocess(image: Any, size: int = 128, *, anti_aliasing: bool = False
     Parameters
     ----------
     image : uint8 array (H, W), (H, W, 3) or (H, W, 4), or a PIL image
+        A PIL image must have 8 bits per channel (``"L"``, ``"RGB"``, or another 8-bit mode,
+        converted to RGB); 16- and 32-bit modes are refused rather than saturated.
     size : int, default 128
     anti_aliasing : bool, default False
         Gaussian pre-filter before downscaling (scikit-image's option).
+    min_side : int, optional
+        The smallest shorter side accepted, in pixels. Default ``ceil(size / 4)`` (32 for
+        ``size=128``): a smaller image would be upscaled more than 4 times, which invents the
+        picture rather than resizing it (a 1 x 1 image would become a flat square). Pass
+        ``min_side=1`` to accept any image.
 
     Returns
     -------
     (size, size) float64 ndarray in [0, 1]
+
+    Raises
+    ------
+    TypeError
+        If ``image`` is not uint8 / 8-bit.
+    ValueError
+        On a bad shape, or an image whose shorter side is below ``min_side``.
     """
     from skimage.transform import resize
 
     if hasattr(image, "convert") and hasattr(image, "mode"):  # PIL image
-        image = np.asarray(image.convert("RGB") if image.mode not in ("L", "RGB") else image)
+        image = _pil_to_uint8(image)
     if not isinstance(image, np.ndarray):
         raise TypeError(
             f"image must be a uint8 NumPy array or a PIL image, got {type(image).__name__}"
@@ -448,7 +510,15 @@ def paper_preprocess(image: Any, size: int = 128, *, anti_aliasing: bool = False
     if image.dtype != np.uint8:
         raise TypeError(f"image must have dtype uint8 (values 0..255), got {image.dtype}")
     size = check_positive_int(size, "size")
+    anti_aliasing = check_bool(anti_aliasing, "anti_aliasing")
+    smallest = _min_side(min_side, size)
     grey = to_grey(image)
+    if min(grey.shape) < smallest:
+        raise ValueError(
+            f"image of {grey.shape[0]} x {grey.shape[1]} pixels is too small: its shorter side is "
+            f"below min_side={smallest} (at size={size}, the default min_side is ceil(size / 4); "
+            f"pass min_side=1 to upscale it anyway)"
+        )
     out = resize(_center_square(grey), (size, size), order=3, mode="reflect",
                  anti_aliasing=anti_aliasing, preserve_range=True)
     return np.clip(out / 255.0, 0.0, 1.0)
@@ -456,13 +526,23 @@ def paper_preprocess(image: Any, size: int = 128, *, anti_aliasing: bool = False
 
 _IMAGE_SUFFIXES = {".jpg", ".jpeg"}
 
+#: The PIL modes a Caltech-256 file may have: 8-bit grey and 8-bit RGB JPEGs, as the paper's data.
+CALTECH_MODES = ("L", "RGB")
+
+
+class BadImageWarning(UserWarning):
+    """Issued when the Caltech-256 loader, asked to (``skip_bad=True``), skipped files it could
+    not load; the message gives their count and the first few names with the reason."""
+
 
 def caltech256_files(root: str | Path) -> list[Path]:
     """The image files of a local Caltech-256 copy, sorted by category folder then file name.
 
     ``root`` is the folder holding the category folders (``001.ak47`` ... ``257.clutter``), or
     its parent when that holds a single ``256_ObjectCategories`` folder (the archive's layout).
-    Only JPEG files directly inside category folders are listed.
+    Only JPEG files (``.jpg``/``.jpeg``) directly inside category folders are listed; hidden
+    files and folders (names starting with ``.``, e.g. the ``._*.jpg`` resource forks macOS
+    leaves on other file systems) are skipped.
 
     Raises
     ------
@@ -482,28 +562,74 @@ def caltech256_files(root: str | Path) -> list[Path]:
         root = nested
     files = sorted(
         f
-        for category in root.iterdir() if category.is_dir()
-        for f in category.iterdir() if f.is_file() and f.suffix.lower() in _IMAGE_SUFFIXES
+        for category in root.iterdir() if category.is_dir() and not category.name.startswith(".")
+        for f in category.iterdir()
+        if not f.name.startswith(".") and f.suffix.lower() in _IMAGE_SUFFIXES and f.is_file()
     )
     if not files:
         raise ValueError(f"no JPEG images found in the category folders of {root}")
     return files
 
 
-def _load_files(files: Sequence[Path], size: int) -> np.ndarray:
-    from PIL import Image
+def _load_caltech_file(path: Path, size: int, min_side: int | None) -> np.ndarray:
+    """One Caltech-256 file through :func:`paper_preprocess`; any failure is a ValueError that
+    names the file."""
+    from PIL import Image, ImageOps
 
+    try:
+        with Image.open(path) as im:
+            if im.format != "JPEG":
+                raise ValueError(f"it is a {im.format or 'unknown'} file, not a JPEG (the paper's "
+                                 f"data are JPEG files)")
+            if im.mode not in CALTECH_MODES:
+                raise ValueError(f"its mode is {im.mode!r}, not an 8-bit grey ('L') or RGB "
+                                 f"('RGB') JPEG as the paper's data")
+            im.load()  # decode the whole file now: a truncated one fails here
+            upright = ImageOps.exif_transpose(im)  # the orientation the camera recorded
+            return paper_preprocess(upright, size, min_side=min_side)
+    except Exception as exc:  # noqa: BLE001 - every failure gets the file's name
+        raise ValueError(f"cannot load Caltech-256 image {path}: {exc}") from exc
+
+
+def _load_files(
+    files: Sequence[Path], size: int, *, skip_bad: bool = False, min_side: int | None = None
+) -> tuple[np.ndarray, list[Path]]:
+    """Load ``files``; returns the stack and the files it holds (all of them unless
+    ``skip_bad``, which skips failing files with one :class:`BadImageWarning`)."""
     out = np.empty((len(files), size, size))
-    for i, f in enumerate(files):
-        with Image.open(f) as im:
-            out[i] = paper_preprocess(im, size)
-    return out
+    kept: list[Path] = []
+    bad: list[str] = []
+    for f in files:
+        try:
+            image = _load_caltech_file(f, size, min_side)
+        except ValueError as exc:
+            if not skip_bad:
+                raise
+            bad.append(str(exc).replace("cannot load Caltech-256 image ", "", 1))
+            continue
+        out[len(kept)] = image
+        kept.append(f)
+    if bad:
+        shown = "; ".join(bad[:5]) + ("; ..." if len(bad) > 5 else "")
+        warnings.warn(
+            f"skipped {len(bad)} of {len(files)} Caltech-256 file(s) that could not be loaded: "
+            f"{shown}",
+            BadImageWarning,
+            stacklevel=3,
+        )
+    return (out if len(kept) == len(files) else out[: len(kept)].copy()), kept
 
 
 def caltech256_images(
-    root: str | Path, *, limit: int | None = None, size: int = 128
+    root: str | Path, *, limit: int | None = None, size: int = 128, skip_bad: bool = False,
+    min_side: int | None = None,
 ) -> np.ndarray:
     """Load a local Caltech-256 folder with :func:`paper_preprocess`.
+
+    Each file must be an 8-bit grey or RGB JPEG (:data:`CALTECH_MODES`; a PNG or a 16-bit file
+    renamed ``.jpg`` is refused rather than saturated), decode completely (a truncated file is
+    an error), and have a shorter side of at least ``min_side`` pixels. Its EXIF orientation
+    is applied (``PIL.ImageOps.exif_transpose``) before the centre square is taken.
 
     Parameters
     ----------
@@ -512,15 +638,33 @@ def caltech256_images(
     limit : int, optional
         Load only the first ``limit`` files (in :func:`caltech256_files` order).
     size : int, default 128
+    skip_bad : bool, default False
+        ``False``: the first file that cannot be loaded raises a ValueError naming it.
+        ``True``: such files are skipped, and one :class:`BadImageWarning` gives their count and
+        the first few names with the reason; the result then has fewer images than files.
+    min_side : int, optional
+        Smallest accepted shorter side; see :func:`paper_preprocess` (default ``ceil(size/4)``).
 
     Returns
     -------
     (n, size, size) float64 ndarray in [0, 1]. All 30,607 images take about 4 GB in float64.
+
+    Raises
+    ------
+    ValueError
+        On a file that cannot be loaded (unless ``skip_bad``; then when none can).
     """
     files = caltech256_files(root)
     if limit is not None:
         files = files[: check_positive_int(limit, "limit")]
-    return _load_files(files, check_positive_int(size, "size"))
+    size = check_positive_int(size, "size")
+    skip_bad = check_bool(skip_bad, "skip_bad")
+    _min_side(min_side, size)
+    images, kept = _load_files(files, size, skip_bad=skip_bad, min_side=min_side)
+    if not kept:
+        raise ValueError(f"none of the {len(files)} Caltech-256 file(s) under {root} could be "
+                         f"loaded (see the BadImageWarning)")
+    return images
 
 
 # --------------------------------------------------------------------------------------------
@@ -569,12 +713,23 @@ class Normalizer:
         return self.target_std / self.column_std
 
     def transform(self, images: ArrayLike) -> ArrayLike:
-        """Normalise: ``(images - mean) * target_std / column_std``."""
+        """Normalise: ``(images - mean) * target_std / column_std``.
+
+        Raises ValueError if ``images`` holds NaN or infinity, or the result overflows its
+        dtype."""
         t = to_torch(images, "images")
-        return like((t - self.mean) * self.scale, images)
+        check_finite(t, "images")
+        out = (t - self.mean) * self.scale
+        if not bool(torch.isfinite(out).all()):
+            raise ValueError(f"images overflow {dtype_name(out.dtype)} once normalised (scale "
+                             f"{self.scale:.4g}): use float64")
+        return like(out, images)
 
     def inverse_transform(self, normalised: ArrayLike) -> ArrayLike:
-        """Undo :meth:`transform`: ``normalised * column_std / target_std + mean``."""
+        """Undo :meth:`transform`: ``normalised * column_std / target_std + mean``.
+
+        Non-finite values pass through unchanged in position (the estimate of a diverged model
+        must reach the scorer, which names it), unlike :meth:`transform`."""
         t = to_torch(normalised, "normalised")
         return like(t / self.scale + self.mean, normalised)
 
@@ -615,6 +770,11 @@ def measure(y: ArrayLike, A: ArrayLike) -> ArrayLike:
 
     No noise is added (the paper's experiment is noiseless). The result has the kind of ``y``
     and the common float dtype of ``y`` and ``A``.
+
+    Raises
+    ------
+    ValueError
+        On mismatched shapes, NaN or infinity in ``y`` or ``A``, or a product that overflows.
     """
     yt = to_torch(y, "y")
     At = to_torch(A, "A")
@@ -624,8 +784,13 @@ def measure(y: ArrayLike, A: ArrayLike) -> ArrayLike:
             f"y must have {At.shape[1]} entries in its last dimension (the columns of A), got "
             f"shape {tuple(yt.shape)}"
         )
+    check_finite(yt, "y")
+    check_finite(At, "A")
     dtype = common_dtype(yt, At)
-    return like(yt.to(dtype) @ At.to(dtype).T, y)
+    x = yt.to(dtype) @ At.to(dtype).T
+    if not bool(torch.isfinite(x).all()):
+        raise ValueError(f"the measurements x = A y overflow {dtype_name(dtype)}: use float64")
+    return like(x, y)
 
 
 class CompressiveSensingDataset(torch.utils.data.Dataset):
@@ -661,17 +826,26 @@ class CompressiveSensingDataset(torch.utils.data.Dataset):
         if At.shape[1] != imgs.shape[1]:
             raise ValueError(f"A must have {imgs.shape[1]} columns (the image height), got shape "
                              f"{tuple(At.shape)}")
+        check_finite(At, "A")
         # In chunks, so that a large split never holds more than one float64 copy of itself.
-        ys, xs = [], []
-        for start in range(0, imgs.shape[0], 1024):
+        n, H, W = imgs.shape
+        ys = [imgs.new_zeros((0, W, H), dtype=dtype)]
+        xs = [imgs.new_zeros((0, W, At.shape[0]), dtype=dtype)]
+        for start in range(0, n, 1024):
             chunk = imgs[start:start + 1024]
             if normalizer is not None:
                 chunk = normalizer.transform(chunk)
             y = chunk.transpose(1, 2)  # (n, T = W, N = H)
-            ys.append(y.to(dtype).contiguous())
-            xs.append((y @ At.T).to(dtype).contiguous())
-        self.y = torch.cat(ys) if len(ys) > 1 else ys[0]
-        self.x = torch.cat(xs) if len(xs) > 1 else xs[0]
+            y_cast = y.to(dtype).contiguous()
+            x_cast = (y @ At.T).to(dtype).contiguous()
+            for what, t in (("y", y_cast), ("x = y A^T", x_cast)):
+                if not bool(torch.isfinite(t).all()):
+                    raise ValueError(f"images from index {start}: {what} overflows "
+                                     f"{dtype_name(dtype)}: use dtype=torch.float64")
+            ys.append(y_cast)
+            xs.append(x_cast)
+        self.y = torch.cat(ys) if len(ys) > 2 else ys[-1]
+        self.x = torch.cat(xs) if len(xs) > 2 else xs[-1]
         self.A = At.to(dtype)
         self.normalizer = normalizer
 
@@ -686,6 +860,16 @@ def collate_time_major(batch: Sequence[tuple[torch.Tensor, torch.Tensor]]):
     """Stack ``(x, y)`` pairs along dimension 1: ``(T, B, M)`` and ``(T, B, N)``."""
     if len(batch) == 0:
         raise ValueError("batch is empty")
+    for i, pair in enumerate(batch):
+        if not (isinstance(pair, (tuple, list)) and len(pair) == 2
+                and all(isinstance(t, torch.Tensor) for t in pair)):
+            raise TypeError(f"batch[{i}] must be a pair (x, y) of tensors, got "
+                            f"{_describe(pair)}")
+        if (pair[0].shape, pair[1].shape) != (batch[0][0].shape, batch[0][1].shape):
+            raise ValueError(
+                f"batch[{i}] has shapes x {tuple(pair[0].shape)}, y {tuple(pair[1].shape)}, but "
+                f"batch[0] has x {tuple(batch[0][0].shape)}, y {tuple(batch[0][1].shape)}"
+            )
     xs, ys = zip(*batch)
     return torch.stack(xs, dim=1), torch.stack(ys, dim=1)
 
@@ -736,6 +920,7 @@ def make_splits(
     size: int = 128,
     scale_range: tuple[float, float] = (0.25, 1.0),
     test_photos: Sequence[str] | None = None,
+    skip_bad: bool = False,
 ) -> Splits:
     """The single place the experiment and the chapters get their images from.
 
@@ -749,18 +934,24 @@ def make_splits(
     with ``numpy.random.RandomState(seed).permutation`` (the paper's generator and seed; the
     paper's file order is not recorded, so its exact split cannot be reproduced) and split
     80/10/10 as the paper; ``n_*`` then cap each split (``None``: all). Only the kept files are
-    loaded, with :func:`paper_preprocess`.
+    loaded, with :func:`paper_preprocess` (see :func:`caltech256_images` for what each file must
+    be). ``skip_bad=True`` skips files that cannot be loaded, with one
+    :class:`BadImageWarning` per split; the splits then hold fewer images and their
+    ``provenance`` lists the files kept.
 
     Returns
     -------
     Splits
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-        raise TypeError(f"seed must be an integer, got {type(seed).__name__}")
+    seed = check_seed(seed, below=2**32 if source == "caltech256" else None)
+    size = check_positive_int(size, "size")
+    skip_bad = check_bool(skip_bad, "skip_bad")
     caps = {k: _cap(v, f"n_{k}") for k, v in (("train", n_train), ("val", n_val), ("test", n_test))}
     if source == "bundled":
         if caltech_root is not None:
             raise ValueError("caltech_root is only used with source='caltech256'")
+        if skip_bad:
+            raise ValueError("skip_bad is only used with source='caltech256'")
         missing = [f"n_{k}" for k, v in caps.items() if v is None]
         if missing:
             raise ValueError(f"{', '.join(missing)} must be given (an int) with source='bundled'")
@@ -799,7 +990,7 @@ def make_splits(
         for split, part in parts.items():
             if caps[split] is not None:
                 part = part[: caps[split]]
-            stacks[split] = _load_files(part, size)
+            stacks[split], part = _load_files(part, size, skip_bad=skip_bad)
             provenance[split] = [str(f.relative_to(root)) for f in part]
             photos[split] = sorted({f.parent.name for f in part})
         return Splits(stacks["train"], stacks["val"], stacks["test"], "caltech256", int(seed),

@@ -457,3 +457,143 @@ def test_study_test_photos_and_their_validation():
         make_splits(2, 2, 2, test_photos=("china", "camera"))
     with pytest.raises(TypeError, match="not a str"):
         make_splits(2, 2, 2, test_photos="china")
+
+
+# ------------------------------------------------------------------------------------------
+# the Caltech-256 loader on bad files (fixtures generated into tmp_path)
+# ------------------------------------------------------------------------------------------
+def _jpeg(path, array, **save):
+    from PIL import Image
+
+    Image.fromarray(array).save(path, format="JPEG", quality=95, **save)
+
+
+def _good_folder(root, n=3):
+    rng = np.random.default_rng(1)
+    (root / "001.ak47").mkdir(parents=True)
+    for i in range(n):
+        _jpeg(root / "001.ak47" / f"001_{i + 1:04d}.jpg",
+              rng.integers(0, 256, size=(120, 160, 3), dtype=np.uint8))
+    return root / "001.ak47"
+
+
+def test_a_truncated_jpeg_is_named_and_can_be_skipped(tmp_path):
+    folder = _good_folder(tmp_path)
+    bad = folder / "001_0002.jpg"
+    bad.write_bytes(bad.read_bytes()[:600])
+    with pytest.raises(ValueError, match=r"cannot load Caltech-256 image .*001_0002\.jpg: "
+                                         r".*[Tt]runcated"):
+        caltech256_images(tmp_path)
+    with pytest.warns(data.BadImageWarning, match=r"skipped 1 of 3 Caltech-256 file\(s\) .*"
+                                                  r"001_0002\.jpg"):
+        images = caltech256_images(tmp_path, skip_bad=True)
+    assert images.shape == (2, 128, 128)
+    with pytest.raises(TypeError, match="skip_bad must be a bool"):
+        caltech256_images(tmp_path, skip_bad="yes")
+
+
+def test_skipped_files_are_left_out_of_the_splits_provenance(tmp_path):
+    folder = _good_folder(tmp_path, n=10)
+    (folder / "001_0004.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    with pytest.raises(ValueError, match=r"001_0004\.jpg"):
+        make_splits(None, None, None, source="caltech256", caltech_root=tmp_path)
+    with pytest.warns(data.BadImageWarning, match="skipped 1 of"):
+        s = make_splits(None, None, None, source="caltech256", caltech_root=tmp_path,
+                        skip_bad=True)
+    kept = s.provenance["train"] + s.provenance["val"] + s.provenance["test"]
+    assert len(kept) == 9 == sum(s.sizes().values())
+    assert "001.ak47/001_0004.jpg" not in kept
+    with pytest.raises(ValueError, match="skip_bad is only used with source='caltech256'"):
+        make_splits(1, 1, 1, skip_bad=True)
+
+
+def test_every_file_bad_is_an_error_even_when_skipping(tmp_path):
+    (tmp_path / "001.ak47").mkdir()
+    (tmp_path / "001.ak47" / "001_0001.jpg").write_bytes(b"garbage")
+    with pytest.warns(data.BadImageWarning):
+        with pytest.raises(ValueError, match=r"none of the 1 Caltech-256 file\(s\)"):
+            caltech256_images(tmp_path, skip_bad=True)
+
+
+def test_macos_resource_forks_and_hidden_folders_are_not_images(tmp_path):
+    folder = _good_folder(tmp_path, n=2)
+    (folder / "._001_0001.jpg").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    (tmp_path / ".Trashes").mkdir()
+    _jpeg(tmp_path / ".Trashes" / "x.jpg", np.zeros((64, 64), np.uint8))
+    files = caltech256_files(tmp_path)
+    assert [f.name for f in files] == ["001_0001.jpg", "001_0002.jpg"]
+    assert caltech256_images(tmp_path).shape == (2, 128, 128)
+
+
+def test_a_png_or_16_bit_file_named_jpg_is_refused_not_saturated(tmp_path):
+    from PIL import Image
+
+    folder = _good_folder(tmp_path, n=1)
+    png = folder / "001_0002.jpg"
+    Image.fromarray(np.full((100, 100, 3), 80, np.uint8)).save(png, format="PNG")
+    with pytest.raises(ValueError, match=r"001_0002\.jpg: it is a PNG file, not a JPEG"):
+        caltech256_images(tmp_path)
+    deep = np.full((100, 100), 40000, np.uint16)  # saturates to white if squeezed to 8 bits
+    Image.fromarray(deep).save(png, format="PNG")
+    with pytest.raises(ValueError, match="it is a PNG file, not a JPEG"):
+        caltech256_images(tmp_path)
+    with Image.open(png) as im:
+        assert im.mode.startswith("I")
+        with pytest.raises(TypeError, match=r"8 bits per channel .* got a PIL image of mode "
+                                            r"'I;16"):
+            paper_preprocess(im)
+
+
+def test_a_cmyk_jpeg_is_refused_with_its_mode(tmp_path):
+    from PIL import Image
+
+    folder = _good_folder(tmp_path, n=1)
+    Image.new("CMYK", (100, 100), (0, 50, 100, 0)).save(folder / "001_0002.jpg", "JPEG")
+    with pytest.raises(ValueError, match=r"001_0002\.jpg: its mode is 'CMYK', not an 8-bit grey "
+                                         r"\('L'\) or RGB"):
+        caltech256_images(tmp_path)
+
+
+def test_the_exif_orientation_is_applied(tmp_path):
+    from PIL import Image
+
+    (tmp_path / "001.ak47").mkdir()
+    f = tmp_path / "001.ak47" / "001_0001.jpg"
+    rows = np.linspace(0, 255, 120)[:, None] * np.ones((1, 180))   # dark top, bright bottom
+    picture = np.clip(rows + np.linspace(0, 60, 180)[None, :], 0, 255).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
+    _jpeg(f, picture, exif=exif)
+    with Image.open(f) as im:
+        stored = np.asarray(im)  # as encoded, not yet upright
+    loaded = caltech256_images(tmp_path)[0]
+    np.testing.assert_allclose(loaded, paper_preprocess(np.ascontiguousarray(np.rot90(stored, -1))))
+    assert np.abs(loaded - paper_preprocess(stored)).max() > 0.5
+    # upright, the dark side (the stored image's top) is on the right
+    assert loaded[:, -10:].mean() < loaded[:, :10].mean()
+
+
+def test_tiny_images_are_refused_with_the_minimum(tmp_path):
+    folder = _good_folder(tmp_path, n=1)
+    _jpeg(folder / "001_0002.jpg", np.full((1, 1, 3), 200, np.uint8))
+    with pytest.raises(ValueError, match=r"001_0002\.jpg: image of 1 x 1 pixels is too small: "
+                                         r"its shorter side is below min_side=32"):
+        caltech256_images(tmp_path)
+    assert caltech256_images(tmp_path, min_side=1).shape == (2, 128, 128)
+    with pytest.raises(ValueError, match="below min_side=8"):
+        paper_preprocess(np.zeros((7, 50), np.uint8), size=32)
+    assert paper_preprocess(np.zeros((8, 50), np.uint8), size=32).shape == (32, 32)
+    with pytest.raises(ValueError, match="min_side must be >= 1"):
+        caltech256_images(tmp_path, min_side=0)
+
+
+def test_paper_preprocess_flag_and_mode_errors():
+    from PIL import Image
+
+    with pytest.raises(TypeError, match="anti_aliasing must be a bool"):
+        paper_preprocess(np.zeros((64, 64), np.uint8), anti_aliasing="no")
+    palette = Image.new("P", (64, 64), 3)
+    palette.putpalette([90, 90, 90] * 256)
+    np.testing.assert_allclose(paper_preprocess(palette, 32), 90 / 255, atol=1e-12)
+    with pytest.raises(TypeError, match="mode 'F'"):
+        paper_preprocess(Image.fromarray(np.zeros((64, 64), np.float32)))
