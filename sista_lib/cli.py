@@ -116,6 +116,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--source", choices=("bundled", "caltech256"),
                    help="image source (default: bundled photos; caltech256 needs --caltech-root)")
     p.add_argument("--caltech-root", help="folder of a local Caltech-256 copy (the paper's data)")
+    p.add_argument("--skip-bad-images", action="store_const", const=True, default=None,
+                   help="with caltech256: skip unreadable image files (with a warning and a "
+                        "count) instead of stopping")
     p.add_argument("--dtype", choices=("float32", "float64"),
                    help="parameter precision of the networks (default float32)")
     p.add_argument("--resume", action="store_true",
@@ -162,7 +165,7 @@ def _parser() -> argparse.ArgumentParser:
 _OVERRIDES = ("epochs", "n_train", "n_val", "n_test", "batch_size", "lr", "clip_grad_norm",
               "dtype", "source", "caltech_root", "rms_eps", "rms_init", "lstm_clip_grad_norm",
               "lstm_keep_best", "select_last_epoch", "stacked_init", "lstm_init", "lstm_gate",
-              "ssim", "baselines")
+              "ssim", "baselines", "skip_bad_images")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -145,6 +145,8 @@ class ExperimentConfig:
         Image source of :func:`sista_lib.data.make_splits`.
     caltech_root : str, optional
         Folder of a local Caltech-256 copy; required when ``source="caltech256"``.
+    skip_bad_images : bool, default False
+        Caltech-256 only: skip unreadable files with a warning instead of stopping.
     m, a_seed : int
         Measurements per column (32) and the seed of :func:`~sista_lib.dictionaries.paper_measurement_matrix`.
     wavelet, level : str, int
@@ -182,6 +184,7 @@ class ExperimentConfig:
     ssim: str = "matlab"
     baselines: str = "authors"
     test_photos: tuple[str, ...] = STUDY_TEST_PHOTOS
+    skip_bad_images: bool = False
 
     def __post_init__(self) -> None:
         for name in ("n_train", "n_val", "n_test", "batch_size", "m", "level"):
@@ -211,7 +214,7 @@ class ExperimentConfig:
                               ("baselines", BASELINE_PROTOCOLS)):
             if getattr(self, name) not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        for name in ("lstm_keep_best", "select_last_epoch"):
+        for name in ("lstm_keep_best", "select_last_epoch", "skip_bad_images"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} must be a bool, got {type(getattr(self, name)).__name__}")
         if isinstance(self.test_photos, str) or not all(
@@ -364,7 +367,8 @@ def _problem(config: ExperimentConfig) -> _Problem:
     splits = data.make_splits(
         config.n_train, config.n_val, config.n_test, seed=config.data_seed,
         source=config.source, caltech_root=config.caltech_root,
-        test_photos=config.test_photos if config.source == "bundled" else None)
+        test_photos=config.test_photos if config.source == "bundled" else None,
+        **({"skip_bad": True} if config.skip_bad_images else {}))
     normalizer = splits.fit_normalizer()
     dtype = config.torch_dtype
     problem = _Problem(

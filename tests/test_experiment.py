@@ -364,3 +364,20 @@ def test_protocol_table_marks_each_departure_from_the_authors():
     assert old["clip_grad_norm"]   # neither clips the soft-threshold RNNs
     with pytest.raises(TypeError, match="config must be an ExperimentConfig"):
         ex.protocol_table({"lr": 1e-4})
+
+
+def test_skip_bad_images_reaches_the_caltech_loader(tmp_path):
+    from test_data import _write_caltech
+
+    from sista_lib.data import BadImageWarning
+
+    root = _write_caltech(tmp_path / "caltech")
+    (root / "001.ak47" / "001_0099.jpg").write_bytes(b"\xff\xd8 truncated")
+    strict = ExperimentConfig(source="caltech256", caltech_root=str(root), n_train=4, n_val=1,
+                              n_test=1, epochs=0)
+    with pytest.raises(ValueError, match="001_0099.jpg"):
+        ex._problem(strict)
+    lenient = ExperimentConfig(**{**strict.to_dict(), "skip_bad_images": True})
+    with pytest.warns(BadImageWarning, match="skipped 1"):
+        problem = ex._problem(lenient)
+    assert len(problem.train_set) == 4
