@@ -17,9 +17,16 @@ DevTools protocol (``websocket-client``). A page fails when it has
 - raw TeX in the visible text (``$$``, ``\begin{``, ``\(``, ``\[``, ``$...\cmd...$``), outside
   code blocks;
 - a broken image, a saved widget that did not render, a Sphinx "problematic" node, or a link to
-  a page of the site that does not exist.
+  a page of the site that does not exist;
+- a link to an anchor (``page.html#id`` or ``#id``) that the target page does not define;
+- an equation (display or inline math) wider than its container: hidden behind a scroll bar,
+  running past the text column, or overlapping its equation number;
+- an image displayed at more than its natural resolution (upscaled, hence blurred); and, on a
+  chapter page (``--chapter-pattern``), an image in the text that is not inside a figure with a
+  caption.
 
-A screenshot of each page goes to the screenshots folder. Exit status 0 when every page passes.
+Every page is opened at each width of ``--widths`` (default 1280 and 768 px); a screenshot of
+each page at each width goes to the screenshots folder. Exit status 0 when every page passes.
 Needs Chromium (Debian: ``apt-get install -y chromium``) and ``websocket-client``.
 """
 
@@ -111,6 +118,56 @@ PAGE_PROBE = r"""
   }
   const links = [...document.querySelectorAll('a[href]')].map(a => a.href)
     .filter(h => h.startsWith(location.origin));
+  // Equations: every typeset formula must fit the column it sits in.
+  const article = document.querySelector('article.bd-article') || document.querySelector('article') ||
+                  document.querySelector('main') || document.body;
+  const column = (() => {  // the content box of the text column
+    const b = article.getBoundingClientRect(), st = getComputedStyle(article);
+    const left = b.left + parseFloat(st.paddingLeft), right = b.right - parseFloat(st.paddingRight);
+    return {left, right, width: right - left};
+  })();
+  const describe = c => c.getAttribute('display') === 'true'
+    ? ((c.closest('.math') && c.closest('.math').id) ||
+       `display math "${c.textContent.trim().slice(0, 50)}"`)
+    : `inline math in "${(c.parentElement.textContent || '').trim().slice(0, 50)}"`;
+  const wideMath = [];
+  for (const c of document.querySelectorAll('mjx-container')) {
+    const box = c.getBoundingClientRect();
+    if (!box.width || c.closest('.highlight, pre, .sidebar, nav, .bd-sidebar-primary, .bd-sidebar-secondary')) continue;
+    const inner = c.querySelector('mjx-math') || c;
+    const r = inner.getBoundingClientRect();
+    const display = c.getAttribute('display') === 'true';
+    let why = null;
+    if (c.scrollWidth > c.clientWidth + 1 && display) why = 'scrolls horizontally';
+    else if (r.right > column.right + 1 || r.left < column.left - 1) why = 'runs past the text column';
+    else if (display) {
+      const host = c.closest('.math');
+      const eqno = host && host.querySelector('.eqno');
+      if (eqno) {
+        const e = eqno.getBoundingClientRect();
+        if (e.width && e.left < r.right - 1 && e.right > r.left && e.top < r.bottom && e.bottom > r.top)
+          why = 'overlaps its equation number';
+      }
+      if (!why && host && (host.scrollWidth > host.clientWidth + 1)) why = 'scrolls horizontally';
+    }
+    if (why) wideMath.push(`${describe(c)} (${why}: ${Math.round(r.width)} px in a ${Math.round(column.width)} px column)`);
+  }
+  // Images: never upscaled; in a chapter, inside a figure with a caption.
+  const upscaled = [], uncaptioned = [];
+  for (const i of imgs) {
+    const box = i.getBoundingClientRect();
+    if (!box.width || !i.naturalWidth) continue;
+    const src = i.getAttribute('src') || '';
+    if (/\.svg($|\?)|^data:image\/svg/.test(src)) continue;
+    if (box.width * window.devicePixelRatio > i.naturalWidth + 1)
+      upscaled.push(`${src.slice(-60)} (${Math.round(box.width)} px shown, ${i.naturalWidth} px natural)`);
+    if (%(chapter)s && article.contains(i)) {
+      const fig = i.closest('figure');
+      const cap = fig && fig.querySelector('figcaption');
+      if (!cap || !cap.textContent.trim()) uncaptioned.push(src.slice(-60));
+    }
+  }
+  const ids = new Set([...document.querySelectorAll('[id], a[name]')].map(e => e.id || e.getAttribute('name')));
   return {
     title: document.title,
     nMath: mathEls().length,
@@ -125,6 +182,10 @@ PAGE_PROBE = r"""
     problematic: [...document.querySelectorAll('.problematic, .system-message')]
       .map(e => e.textContent.trim().slice(0, 80)),
     links: [...new Set(links)],
+    ids: [...ids],
+    wideMath: wideMath.slice(0, 20),
+    upscaled: upscaled.slice(0, 10),
+    uncaptioned: uncaptioned.slice(0, 10),
     height: Math.ceil(document.documentElement.scrollHeight),
   };
 })()
@@ -285,22 +346,61 @@ def missing_links(links: list[str], origin: str, html: Path) -> list[str]:
     return missing
 
 
+_ANCHOR_CACHE: dict[Path, set[str]] = {}
+
+
+def anchors_of(page: Path) -> set[str]:
+    """The ids and ``<a name>`` anchors a built page defines (as served, before any script)."""
+    if page not in _ANCHOR_CACHE:
+        text = page.read_text(errors="replace")
+        _ANCHOR_CACHE[page] = set(re.findall(r'\sid="([^"]+)"', text)) | set(
+            re.findall(r'<a\s[^>]*\bname="([^"]+)"', text))
+    return _ANCHOR_CACHE[page]
+
+
+def missing_anchors(links: list[str], origin: str, html: Path, page_url: str,
+                    page_ids: list[str]) -> list[str]:
+    """Links whose ``#fragment`` the target page does not define."""
+    missing = []
+    here = urlsplit(page_url).path
+    for link in links:
+        parts = urlsplit(link)
+        fragment = unquote(parts.fragment)
+        if not fragment:
+            continue
+        path = unquote(parts.path)
+        if path == here:
+            ok = fragment in page_ids
+        else:
+            target = html / path.lstrip("/")
+            if path.endswith("/"):
+                target = target / "index.html"
+            if not target.exists() or target.suffix != ".html":
+                continue  # reported as a missing page, or not a page
+            ok = fragment in anchors_of(target)
+        if not ok:
+            missing.append(link.removeprefix(origin))
+    return missing
+
+
 def check_page(cdp: CDP, url: str, html: Path, origin: str, shot: Path, timeout: float,
-               full_page: bool) -> tuple[list[str], dict]:
+               full_page: bool, width: int = VIEWPORT[0], chapter: bool = False
+               ) -> tuple[list[str], dict]:
     target = cdp.call("Target.createTarget", {"url": "about:blank"})["targetId"]
     session = cdp.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
     try:
         for domain in ("Page", "Runtime", "Log", "Network"):
             cdp.call(f"{domain}.enable", session=session)
         cdp.call("Emulation.setDeviceMetricsOverride",
-                 {"width": VIEWPORT[0], "height": VIEWPORT[1], "deviceScaleFactor": 1,
+                 {"width": width, "height": VIEWPORT[1], "deviceScaleFactor": 1,
                   "mobile": False}, session=session)
         cdp.call("Page.navigate", {"url": url}, session=session)
         problems = []
         if not cdp.wait_event(session, "Page.loadEventFired", timeout):
             problems.append(f"no load event within {timeout} s")
         probe = cdp.call("Runtime.evaluate",
-                         {"expression": PAGE_PROBE % {"timeout_ms": int(timeout * 1000)},
+                         {"expression": PAGE_PROBE % {"timeout_ms": int(timeout * 1000),
+                                                       "chapter": "true" if chapter else "false"},
                           "awaitPromise": True, "returnByValue": True},
                          session=session, timeout=timeout + 10)
         if "exceptionDetails" in probe:
@@ -318,11 +418,18 @@ def check_page(cdp: CDP, url: str, html: Path, origin: str, shot: Path, timeout:
             problems += [f"Sphinx problem node: {t!r}" for t in report["problematic"][:5]]
             problems += [f"link to a missing page: {m}"
                          for m in missing_links(report["links"], origin, html)]
+            problems += [f"link to a missing anchor: {m}"
+                         for m in missing_anchors(report["links"], origin, html, url, report["ids"])]
+            problems += [f"equation too wide: {m}" for m in report["wideMath"]]
+            problems += [f"image upscaled beyond its natural resolution: {m}"
+                         for m in report["upscaled"]]
+            problems += [f"image without a numbered, captioned figure: {m}"
+                         for m in report["uncaptioned"]]
         if full_page and report:
             # Grow the viewport to the page, let the layout settle, then capture it all (capturing
             # beyond the viewport instead re-lays the page out during the capture).
             cdp.call("Emulation.setDeviceMetricsOverride",
-                     {"width": VIEWPORT[0], "height": min(report["height"], MAX_SCREENSHOT_HEIGHT),
+                     {"width": width, "height": min(report["height"], MAX_SCREENSHOT_HEIGHT),
                       "deviceScaleFactor": 1, "mobile": False}, session=session)
         cdp.drain(SETTLE_SECONDS)  # the theme's CSS transitions, late requests and messages
         console, network = network_problems(cdp.events.get(session, []), origin)
@@ -346,6 +453,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chromium", help="Chromium executable (default: found on PATH)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per page")
     parser.add_argument("--full-page", action="store_true", help="screenshot whole pages")
+    parser.add_argument("--widths", default="1280,768",
+                        help="comma-separated viewport widths to check each page at "
+                             "(default: 1280,768)")
+    parser.add_argument("--chapter-pattern", default=r"^chapters/\d\d_",
+                        help="regular expression on the page path (under --html) of the pages "
+                             "whose images must be captioned figures (default: %(default)s)")
     parser.add_argument("pages", nargs="*", help="only these pages (paths under --html)")
     args = parser.parse_args(argv)
 
@@ -353,6 +466,8 @@ def main(argv: list[str] | None = None) -> int:
     if not (html / "index.html").exists():
         sys.exit(f"check_site.py: {html}/index.html not found: build the book first")
     pages = [html / p for p in args.pages] if args.pages else pages_of(html)
+    widths = [int(w) for w in args.widths.split(",") if w.strip()]
+    chapter_re = re.compile(args.chapter_pattern)
     server, origin = serve(html)
     profile = Path(tempfile.mkdtemp(prefix="check-site-chromium-"))
     proc, ws_url = start_browser(find_chromium(args.chromium), profile, args.timeout)
@@ -361,8 +476,6 @@ def main(argv: list[str] | None = None) -> int:
         cdp = CDP(ws_url, args.timeout)
         for page in pages:
             rel = page.relative_to(html).as_posix()
-            shot = args.screenshots / (rel.removesuffix(".html") + ".png")
-            t0 = time.monotonic()
             if (target := redirect_target(page)) is not None:
                 # A redirect page: the browser would leave it at once; check where it points.
                 ok = (page.parent / unquote(urlsplit(target).path)).exists()
@@ -370,21 +483,28 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{'ok  ' if ok else 'FAIL'} {rel} (redirect to {target}"
                       f"{'' if ok else ': missing'})")
                 continue
-            try:
-                problems, r = check_page(cdp, urljoin(origin, rel), html, origin, shot,
-                                         args.timeout, args.full_page)
-            except (RuntimeError, TimeoutError, websocket.WebSocketException) as exc:
-                problems, r = [f"{type(exc).__name__}: {exc}"], {}
-            seconds = time.monotonic() - t0
-            stats = (f"math {r.get('nMath', '?')}, images {r.get('nImages', '?')}, "
-                     f"widgets {r.get('nWidgets', '?')}, {seconds:.1f} s")
+            problems, stats = [], []
+            for width in widths:
+                t0 = time.monotonic()
+                suffix = "" if width == widths[0] else f"@{width}"
+                shot = args.screenshots / (rel.removesuffix(".html") + suffix + ".png")
+                try:
+                    found, r = check_page(cdp, urljoin(origin, rel), html, origin, shot,
+                                          args.timeout, args.full_page, width,
+                                          bool(chapter_re.search(rel)))
+                except (RuntimeError, TimeoutError, websocket.WebSocketException) as exc:
+                    found, r = [f"{type(exc).__name__}: {exc}"], {}
+                problems += [f"[{width} px] {p}" for p in found]
+                stats.append(f"{width} px: math {r.get('nMath', '?')}, images "
+                             f"{r.get('nImages', '?')}, widgets {r.get('nWidgets', '?')}, "
+                             f"{time.monotonic() - t0:.1f} s")
             if problems:
                 failed += 1
-                print(f"FAIL {rel} ({stats})")
+                print(f"FAIL {rel} ({'; '.join(stats)})")
                 for p in problems:
                     print(f"     - {p}")
             else:
-                print(f"ok   {rel} ({stats})")
+                print(f"ok   {rel} ({'; '.join(stats)})")
         try:
             cdp.call("Browser.close", timeout=5)
         except (RuntimeError, TimeoutError, websocket.WebSocketException):
