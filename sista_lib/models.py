@@ -31,6 +31,7 @@ from torch.nn import functional as fnn
 from ._checks import (
     ArrayLike,
     check_finite,
+    check_representable,
     check_ndim,
     check_positive_int,
     check_scalar,
@@ -67,14 +68,20 @@ _SCALARS = ("alpha", "lam1", "lam2")
 # --------------------------------------------------------------------------------------------
 
 def _check_dtype(dtype: Any) -> torch.dtype:
+    """``dtype``, or torch's default dtype when it is None; float32 or float64 only."""
+    if dtype is None:
+        dtype = torch.get_default_dtype()
     if dtype not in (torch.float32, torch.float64):
         raise TypeError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     return dtype
 
 
 def _inverse_softplus(t: torch.Tensor) -> torch.Tensor:
-    """softplus^{-1}(v) = log(exp(v) - 1), for v > 0."""
-    return torch.log(torch.expm1(t))
+    """softplus^{-1}(v) = log(exp(v) - 1) = v + log(1 - exp(-v)), for v > 0, in float64 (the
+    first form overflows for large v, in float32 from v of about 89), cast back to t's dtype."""
+    v = t.to(torch.float64)
+    return torch.where(v > 20.0, v + torch.log(-torch.expm1(-v)), torch.log(torch.expm1(v))).to(
+        t.dtype)
 
 
 def _matrix(value: Any, name: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
@@ -111,6 +118,8 @@ def _per_layer_scalar(
     else:
         values = [value] * (1 if n_copies is None else n_copies)
     checked = [check_scalar(v, name, positive=positive, nonnegative=not positive) for v in values]
+    for v in checked:
+        check_representable(v, name, dtype)   # 1e39 is inf and 1e-50 is 0 in float32
     t = torch.tensor(checked, dtype=dtype)
     return t[0] if n_copies is None else t
 
@@ -125,7 +134,9 @@ def _check_input(x: Any, name: str, size: int, dtype: torch.dtype) -> torch.Tens
         )
     if xt.shape[0] == 0 or xt.shape[1] == 0:
         raise ValueError(f"{name} must have T >= 1 and B >= 1, got shape {tuple(xt.shape)}")
-    return xt.to(dtype)
+    xt = xt.to(dtype)
+    check_finite(xt, name)
+    return xt
 
 
 # --------------------------------------------------------------------------------------------
@@ -238,7 +249,8 @@ class SISTARNN(nn.Module):
         ``raw_lam1``, ``raw_lam2`` and hold :math:`\rho`. Off in the paper and the released code.
     Dinv : (N, N) array, optional
         Released variant only: initial :math:`D^{-1}` (default :math:`D^T`).
-    dtype : torch.dtype, default torch.float32
+    dtype : torch.dtype, optional
+        float32 or float64; default ``torch.get_default_dtype()``.
         Storage precision of the parameters (float64 for exactness tests).
 
     Notes
@@ -263,7 +275,7 @@ class SISTARNN(nn.Module):
         positive: bool = False,
         *,
         Dinv: ArrayLike | None = None,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.n_layers = check_positive_int(n_layers, "n_layers")
@@ -316,7 +328,7 @@ class SISTARNN(nn.Module):
         variant: str = "paper",
         tie_layers: bool = True,
         positive: bool = False,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
     ) -> "SISTARNN":
         r"""The paper's initial values: :math:`F = I`, :math:`\alpha = 1`, :math:`\lambda_1 = 0.5`,
         :math:`\lambda_2 = 1`, :math:`\hat h_0 = 0` (and :math:`D^{-1} = D^T` when released).
@@ -431,6 +443,7 @@ class SISTARNN(nn.Module):
             h_start = self.h0.expand(B, N)
         else:
             h_start = to_torch(h0, "h0").to(dtype=dtype, device=xt.device)
+            check_finite(h_start, "h0")
             if tuple(h_start.shape) not in ((N,), (B, N)):
                 raise ValueError(f"h0 must have shape ({N},) or ({B}, {N}), "
                                  f"got {tuple(h_start.shape)}")
@@ -535,7 +548,8 @@ class StackedRNN(nn.Module):
         ``init="scaled"`` only.
     threshold_init : float, default 0.5
         ``init="scaled"`` only.
-    dtype : torch.dtype, default torch.float32
+    dtype : torch.dtype, optional
+        float32 or float64; default ``torch.get_default_dtype()``.
 
     Notes
     -----
@@ -554,7 +568,7 @@ class StackedRNN(nn.Module):
         init: str = "scaled",
         recurrent_gain: float = 0.5,
         threshold_init: float = 0.5,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         M = self.input_size = check_positive_int(input_size, "input_size")
@@ -678,7 +692,8 @@ class LSTMBaseline(nn.Module):
         Seeds the initialisation without touching torch's global generator.
     init : {"keras1", "torch"}, default "torch"
     gate : {"sigmoid", "hard_sigmoid"}, default "sigmoid"
-    dtype : torch.dtype, default torch.float32
+    dtype : torch.dtype, optional
+        float32 or float64; default ``torch.get_default_dtype()``.
 
     Notes
     -----
@@ -696,7 +711,7 @@ class LSTMBaseline(nn.Module):
         *,
         init: str = "torch",
         gate: str = "sigmoid",
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         self.input_size = check_positive_int(input_size, "input_size")
@@ -803,7 +818,8 @@ class LISTA(nn.Module):
     S : (N, N) array or tensor
     theta : float or (N,) array
     n_layers : int, default 3
-    dtype : torch.dtype, default torch.float32
+    dtype : torch.dtype, optional
+        float32 or float64; default ``torch.get_default_dtype()``.
     """
 
     def __init__(
@@ -813,7 +829,7 @@ class LISTA(nn.Module):
         theta: Any,
         n_layers: int = 3,
         *,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__()
         dtype = _check_dtype(dtype)
@@ -838,7 +854,7 @@ class LISTA(nn.Module):
         n_layers: int = 3,
         *,
         step: float | None = None,
-        dtype: torch.dtype = torch.float32,
+        dtype: torch.dtype | None = None,
     ) -> "LISTA":
         r"""Initialise at ISTA: :math:`W_e = \Phi^T/\alpha`, :math:`S = I - \Phi^T\Phi/\alpha`,
         :math:`\theta = \lambda/\alpha`, with step :math:`1/\alpha` (default :math:`1/L`)."""

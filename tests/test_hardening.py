@@ -657,3 +657,45 @@ def test_the_folder_is_fsynced_after_the_rename(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "fsync", recording_fsync)
     cp.atomic_write_text(target, "data")
     assert seen == [("file", False), ("folder", True)]
+
+
+# --- the networks -------------------------------------------------------------------------
+
+def test_networks_refuse_non_finite_inputs_and_h0():
+    from sista_lib.dictionaries import paper_measurement_matrix, wavelet_dictionary
+    from sista_lib.models import LSTMBaseline, SISTARNN, StackedRNN
+
+    A, D = paper_measurement_matrix(8, 16), wavelet_dictionary(16, "db2", 2)
+    x = np.zeros((3, 2, 8))
+    x[1, 0, 2] = np.nan
+    for model in (SISTARNN(A, D), StackedRNN(8, 16, 16), LSTMBaseline(8, 16, 16, n_layers=1)):
+        with pytest.raises(ValueError, match="x contains NaN or infinite values"):
+            model(x)
+    with pytest.raises(ValueError, match="h0 contains NaN or infinite values"):
+        SISTARNN(A, D)(np.zeros((3, 2, 8)), h0=np.full(16, np.inf))
+
+
+def test_networks_follow_the_default_dtype_and_check_values_after_the_cast():
+    from sista_lib.dictionaries import paper_measurement_matrix, wavelet_dictionary
+    from sista_lib.models import SISTARNN, StackedRNN
+
+    A, D = paper_measurement_matrix(8, 16), wavelet_dictionary(16, "db2", 2)
+    old = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(torch.float64)
+        assert SISTARNN(A, D).A.dtype == torch.float64
+        assert StackedRNN(8, 16, 16).V.dtype == torch.float64
+    finally:
+        torch.set_default_dtype(old)
+    assert SISTARNN(A, D, dtype=torch.float32).A.dtype == torch.float32
+    with pytest.raises(ValueError, match="alpha=1e\\+39 overflows float32"):
+        SISTARNN(A, D, alpha=1e39, dtype=torch.float32)
+    with pytest.raises(ValueError, match="lam1=1e-50 underflows"):
+        SISTARNN(A, D, lam1=1e-50, dtype=torch.float32)
+    # the softplus parameterisation of a large alpha stays finite and exact in float32
+    big = SISTARNN(A, D, alpha=89.0, positive=True, dtype=torch.float32)
+    assert torch.isfinite(big.raw_alpha)
+    assert float(big.sista_parameters()["alpha"]) == pytest.approx(89.0, rel=1e-6)
+    small = SISTARNN(A, D, alpha=0.3, lam1=1e-3, positive=True, dtype=torch.float64)
+    assert float(small.sista_parameters()["alpha"]) == pytest.approx(0.3, rel=1e-12)
+    assert float(small.sista_parameters()["lam1"]) == pytest.approx(1e-3, rel=1e-12)
