@@ -193,7 +193,10 @@ def _prev_product(dz: torch.Tensor, states: torch.Tensor, first: torch.Tensor) -
 
 def _threshold_grad(dz: torch.Tensor, sign: torch.Tensor, per_unit: bool) -> torch.Tensor:
     r""":math:`\partial L/\partial b = -\sum \delta z \odot \operatorname{sign}(h)` over time and
-    batch (and units, for a scalar threshold). The product lands in a scratch buffer."""
+    batch (and units, for a scalar threshold): one pass (a dot product) when both are
+    contiguous, else the product lands in a scratch buffer and is summed."""
+    if not per_unit and dz.is_contiguous() and sign.is_contiguous():
+        return -torch.dot(dz.view(-1), sign.view(-1))
     prod = torch.mul(dz, sign, out=_scratch("product", tuple(dz.shape), dz))
     return -(prod.sum((0, 1)) if per_unit else prod.sum())
 
@@ -258,13 +261,9 @@ class SISTARecurrence(torch.autograd.Function):
         blocks = [XV[..., j * N:(j + 1) * N].unbind(0) for j in range(n_blocks)]
         block_of = [min(k, 1) if shared else k for k in range(K)]
         last_reader = {j: k for k, j in enumerate(block_of)}
-
-        def pre_activation(k: int, t: int, h: torch.Tensor) -> torch.Tensor:
-            """S_k h_t^(k-1) + (block of layer k), k >= 2."""
-            zb = blocks[block_of[k]][t]
-            if last_reader[block_of[k]] == k:
-                return torch.addmm(zb, h, ST[k - 1], out=zb)
-            return torch.addmm(zb, h, ST[k - 1], out=tmp)
+        # layer k >= 2 reads zsrc[k][t] and writes S_k h + that into zdst[k][t]
+        zsrc = [blocks[block_of[k]] for k in range(K)]
+        zdst = [zsrc[k] if last_reader[block_of[k]] == k else [tmp] * T for k in range(K)]
 
         if not released:
             WT = W.t()
@@ -273,7 +272,8 @@ class SISTARecurrence(torch.autograd.Function):
                 torch.addmm(xv, hhat, WT, out=xv)        # W_k hhat_{t-1} + V_k x_t, all k
                 h = soft[0](blocks[0][t], outs[0][t])
                 for k in range(1, K):
-                    h = soft[k](pre_activation(k, t, h), outs[k][t])
+                    z = torch.addmm(zsrc[k][t], h, ST[k - 1], out=zdst[k][t])
+                    h = soft[k](z, outs[k][t])
                 hhat = h
         else:
             W1T, WrT = W[:N].t(), W[N:].t()
@@ -285,7 +285,8 @@ class SISTARecurrence(torch.autograd.Function):
                 torch.addmm(XVr[t], hhat, WrT, out=XVr[t])   # W_k hhat_{t-1} + V_k x_t, k >= 2
                 h = h1
                 for k in range(1, K):
-                    h = soft[k](pre_activation(k, t, h), outs[k][t])
+                    z = torch.addmm(zsrc[k][t], h, ST[k - 1], out=zdst[k][t])
+                    h = soft[k](z, outs[k][t])
                 hhat = h
         ctx.save_for_backward(x, W, V, S, h0, *layers)
         ctx.config = (K, n_blocks, released)
