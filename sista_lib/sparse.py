@@ -47,7 +47,12 @@ __all__ = [
 
 
 class StepSizeWarning(UserWarning):
-    """Issued when a solver is given a step larger than ``1/L`` (convergence not guaranteed)."""
+    r"""Issued when a solver is given a step larger than :math:`1/L`.
+
+    Above :math:`1/L`, FISTA loses its guarantee and ISTA its :math:`O(1/k)` bound; ISTA's
+    objective still decreases at every step up to :math:`2/L` (sufficient decrease,
+    :math:`F(h^+) \le F(h) - (\alpha - L/2)\lVert h^+ - h\rVert^2` with
+    :math:`\alpha = 1/\text{step}`), and ISTA may diverge beyond :math:`2/L`."""
 
 
 def _soft_values(z: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -452,7 +457,8 @@ def _solve(
         step = check_scalar(step, "step", positive=True, dtype=dtype)
         if step * L > 1.0 + 1e-9:
             warnings.warn(
-                f"step={step:.4g} exceeds 1/L={1.0 / L:.4g}: the iterates may diverge",
+                f"step={step:.4g} exceeds 1/L={1.0 / L:.4g}: no guarantee for FISTA; ISTA "
+                f"still descends below 2/L={2.0 / L:.4g} and may diverge above it",
                 StepSizeWarning,
                 stacklevel=3,
             )
@@ -562,8 +568,9 @@ _SOLVER_DOC = r"""
         Maximum number of iterations.
     step : float or "adaptive", optional
         Step size :math:`1/\alpha`; default :math:`1/L` with :math:`L` from
-        :func:`lipschitz_constant`. A step larger than :math:`1/L` is allowed (to show divergence)
-        but issues a :class:`StepSizeWarning`. ``"adaptive"``: one step per signal, found by
+        :func:`lipschitz_constant`. A step larger than :math:`1/L` is allowed (ISTA's objective
+        still decreases up to :math:`2/L`; beyond, it may diverge) but issues a
+        :class:`StepSizeWarning`. ``"adaptive"``: one step per signal, found by
         backtracking (Beck and Teboulle 2009) that also tries to grow it: each iteration first
         tries 1.05 times the last accepted step, and halves it until the quadratic upper bound
         :math:`\lVert\Phi d\rVert^2 \le \alpha \lVert d\rVert^2` holds along the step
