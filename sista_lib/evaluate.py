@@ -231,6 +231,10 @@ def evaluate_baselines(
       is below ``tol`` (the paper's :math:`10^{-4}`), at most ``max_iter`` iterations, with the
       step :math:`1/\alpha`, :math:`\alpha = L = \lambda_{\max}(D^T(A^TA + \lambda_2 I)D)` (the
       objective then decreases monotonically; the minimiser does not depend on :math:`\alpha`).
+    - ``"lasso_converged"``: the per-column Lasso :math:`\min_h \tfrac12\lVert x_t - A D h
+      \rVert^2 + \lambda_1 \lVert h\rVert_1` (no temporal term) by FISTA, until every column's
+      relative objective change is below ``lasso_tol`` (at most ``lasso_max_iter``).
+
     With ``protocol="authors"`` both SISTA baselines follow the authors' MATLAB script
     (``run_baselines_caltech256_v2.m``): the first column is a plain Lasso (no temporal term,
     ISTA from :math:`h = 0` with the same iteration budget), and SISTA to convergence keeps
@@ -238,12 +242,24 @@ def evaluate_baselines(
     lowers the objective). The stopping test is applied to the whole batch at once here, so
     every column converges at least as far as the script's per-column test would take it.
 
-    - ``"lasso_converged"``: the per-column Lasso :math:`\min_h \tfrac12\lVert x_t - A D h
-      \rVert^2 + \lambda_1 \lVert h\rVert_1` (no temporal term) by FISTA, until every column's
-      relative objective change is below ``lasso_tol`` (at most ``lasso_max_iter``).
-
+    Parameters
+    ----------
+    images : (n, H, W) array in [0, 1]
+    A : (M, H) array
+    D : (N, N) array
+    normalizer : sista_lib.data.Normalizer
+    alpha, lam1, lam2 : float
+        SISTA's parameters of the untrained baseline (the paper's initial values).
+    n_iter : int, default 3
+        :math:`K` of the untrained baseline.
+    tol, max_iter : float, int
+        Stopping rule of SISTA to convergence.
+    lasso_tol, lasso_max_iter : float, int
+        Stopping rule of the per-column Lasso.
     protocol : {"book", "authors"}, default "book"
     ssim_convention : {"skimage", "matlab"}, default "skimage"
+        See :func:`sista_lib.metrics.ssim`.
+    return_estimates : bool, default False
 
     Returns
     -------

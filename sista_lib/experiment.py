@@ -58,6 +58,7 @@ from .provenance import finish_provenance, provenance
 from .train import TrainConfig, TrainingDivergedError, parameter_snapshot, train
 
 __all__ = [
+    "LEGACY_PROTOCOL",
     "MODEL_NAMES",
     "PRESETS",
     "ExperimentConfig",
@@ -228,8 +229,8 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, legacy: bool = False) -> "ExperimentConfig":
-        """Inverse of :meth:`to_dict`. With ``legacy``, protocol fields missing from ``d`` take
-        the values of :data:`LEGACY_PROTOCOL` (the settings of a study written before they
+        """Inverse of ``to_dict``. With ``legacy``, protocol fields missing from ``d`` take
+        the values of ``LEGACY_PROTOCOL`` (the settings of a study written before they
         existed) instead of the defaults."""
         if legacy:
             d = {**LEGACY_PROTOCOL, **d}
@@ -638,7 +639,7 @@ def run_experiment(
     With ``resume``, finished runs (their JSON exists) are skipped and unfinished ones continue
     from their training state. A run that diverges (:class:`~sista_lib.train.TrainingDivergedError`)
     is reported with its model and seed, recorded in ``out/failed/MODEL_seedS.json``, and the
-    other runs go on; :attr:`failed_runs` of the returned dict lists them. Returns the merged
+    other runs go on; ``results["failed_runs"]`` lists them. Returns the merged
     results (``None`` when ``do_merge`` is off).
     """
     if not isinstance(config, ExperimentConfig):

@@ -22,7 +22,7 @@ With :math:`z` the pre-activation and :math:`s = \operatorname{soft}_b(z) =
     \frac{\partial s}{\partial b} = -\operatorname{sign}(z)\,[s \ne 0] = -\operatorname{sign}(s),
 
 for either sign of :math:`b` (a negative threshold widens instead of shrinking; then
-:math:`s \ne 0` wherever :math:`z \ne 0`), exactly the rule of :func:`sista_lib.sparse._soft`,
+:math:`s \ne 0` wherever :math:`z \ne 0`), exactly the rule of ``sista_lib.sparse._soft``,
 whose values the forward reproduces bit for bit.
 
 The Functions take the *derived* RNN weights (:math:`W, V, S, b, h_0` and the input), so that the

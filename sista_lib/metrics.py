@@ -123,7 +123,7 @@ def ssim(reference: Any, estimate: Any, data_range: float = 1.0, *,
     .. math::
 
         \operatorname{SSIM}(r, e) = \operatorname{mean}_{p}
-        rac{(2\mu_r\mu_e + C_1)(2\sigma_{re} + C_2)}
+        \frac{(2\mu_r\mu_e + C_1)(2\sigma_{re} + C_2)}
              {(\mu_r^2 + \mu_e^2 + C_1)(\sigma_r^2 + \sigma_e^2 + C_2)},
 
     with local means, variances and covariance under a Gaussian window of
@@ -134,7 +134,7 @@ def ssim(reference: Any, estimate: Any, data_range: float = 1.0, *,
     - ``"skimage"``: :func:`skimage.metrics.structural_similarity` (reflected edges; the map's
       5-pixel border is dropped before averaging);
     - ``"matlab"``: MATLAB's ``ssim`` with its defaults, which the authors scored with (an
-      :math:`11 	imes 11` window, replicated edges, the mean of the *whole* map).
+      :math:`11 \times 11` window, replicated edges, the mean of the *whole* map).
 
     Parameters
     ----------
