@@ -226,8 +226,8 @@ class SISTARecurrence(torch.autograd.Function):
     .. math::
 
         \delta_t^{(K)} &= \big(g_t + \textstyle\sum_k W_k^T \delta_{t+1}^{(k)}\big)
-        \odot [h_t^{(K)} \ne 0],\qquad
-        \delta_t^{(k-1)} = S_k^T \delta_t^{(k)} \odot [h_t^{(k-1)} \ne 0]
+        \odot [h_t^{(K)} \ne 0],\\
+        \delta_t^{(k-1)} &= S_k^T \delta_t^{(k)} \odot [h_t^{(k-1)} \ne 0]
 
     (released: layer 1's own term :math:`W_1^T \delta^{(1)}_{t+1}` goes to
     :math:`\delta^{(1)}_t`, not to :math:`\hat h_t`). Then, each in one product over all steps,
@@ -448,8 +448,8 @@ class StackedRecurrence(torch.autograd.Function):
 
     .. math::
 
-        h_t^{(1)} = \operatorname{soft}_{b_1}\big(W_1 h_{t-1}^{(1)} + V x_t\big),\qquad
-        h_t^{(k)} = \operatorname{soft}_{b_k}\big(W_k h_{t-1}^{(k)} + S_k h_t^{(k-1)}\big),
+        h_t^{(1)} &= \operatorname{soft}_{b_1}\big(W_1 h_{t-1}^{(1)} + V x_t\big),\\
+        h_t^{(k)} &= \operatorname{soft}_{b_k}\big(W_k h_{t-1}^{(k)} + S_k h_t^{(k-1)}\big),
 
     per-unit thresholds :math:`b_k`, per-layer initial states :math:`h_0^{(k)}`. Backward,
     with :math:`g_t = \partial L/\partial h_t^{(K)}`:
@@ -555,9 +555,9 @@ def stacked_rnn_recurrence(
 
     .. math::
 
-        h_t^{(1)} = \operatorname{soft}_{b_1}\big(W_1 h_{t-1}^{(1)} + V x_t\big),\qquad
-        h_t^{(k)} = \operatorname{soft}_{b_k}\big(W_k h_{t-1}^{(k)} + S_k h_t^{(k-1)}\big),
-        \quad k = 2..K,
+        h_t^{(1)} &= \operatorname{soft}_{b_1}\big(W_1 h_{t-1}^{(1)} + V x_t\big),\\
+        h_t^{(k)} &= \operatorname{soft}_{b_k}\big(W_k h_{t-1}^{(k)} + S_k h_t^{(k-1)}\big)
+        \ \ (k \ge 2),
 
     one :class:`StackedRecurrence` graph node (see it for the backward).
 

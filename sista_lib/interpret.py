@@ -536,7 +536,8 @@ def sista_reading(model: SISTARNN) -> dict[str, Any]:
 
     .. math::
 
-        b = \frac{\lambda_1}{\alpha}, \qquad \text{pull} = \frac{\lambda_2}{\alpha}, \qquad
+        b = \frac{\lambda_1}{\alpha}, \qquad \text{pull} = \frac{\lambda_2}{\alpha},
+
         L = \lambda_{\max}\big(D^T(A^TA + \lambda_2 I)D\big), \qquad \text{ratio} = \alpha/L
 
     Returns
@@ -1144,7 +1145,8 @@ def permute_stacked_rnn(net: StackedRNN, Q: Sequence[ArrayLike]) -> StackedRNN:
 
     .. math::
 
-        V' = Q_1 V, \quad W_k' = Q_k W_k Q_k^T, \quad S_k' = Q_k S_k Q_{k-1}^T\ (k \ge 2), \quad
+        V' = Q_1 V, \quad W_k' = Q_k W_k Q_k^T, \quad S_k' = Q_k S_k Q_{k-1}^T\ (k \ge 2),
+
         b_k' = |Q_k| b_k, \quad h_0'^{(k)} = Q_k h_0^{(k)}, \quad U' = U Q_K^T, \quad c' = c .
 
     Soft-thresholding is odd and acts entry by entry, so

@@ -513,8 +513,8 @@ class StackedRNN(nn.Module):
     .. math::
 
         h_t^{(1)} &= \operatorname{soft}_{b_1}\big(W_1 h_{t-1}^{(1)} + V x_t\big),\\
-        h_t^{(k)} &= \operatorname{soft}_{b_k}\big(W_k h_{t-1}^{(k)} + S_k h_t^{(k-1)}\big),
-        \quad k = 2..K,\\
+        h_t^{(k)} &= \operatorname{soft}_{b_k}\big(W_k h_{t-1}^{(k)} + S_k h_t^{(k-1)}\big)
+        \ \ (k \ge 2),\\
         \hat y_t &= U h_t^{(K)} + c,
 
     with :math:`\operatorname{soft}_b(z) = \operatorname{sign}(z)\max(|z| - b, 0)` element-wise

@@ -21,9 +21,10 @@ with :math:`K` ISTA iterations of step :math:`1/\alpha`, started from the predic
 
 .. math::
 
-    h_t^{(0)} = P \hat h_{t-1}, \qquad
-    h_t^{(k)} = \operatorname{soft}_{\lambda_1/\alpha}\!\Big(S h_t^{(k-1)} + V x_t
-    + \tfrac{\lambda_2}{\alpha} P \hat h_{t-1}\Big), \qquad \hat h_t = h_t^{(K)},
+    h_t^{(0)} &= P \hat h_{t-1},\\
+    h_t^{(k)} &= \operatorname{soft}_{\lambda_1/\alpha}\!\Big(S h_t^{(k-1)} + V x_t
+    + \tfrac{\lambda_2}{\alpha} P \hat h_{t-1}\Big),\\
+    \hat h_t &= h_t^{(K)},
 
     S = I - \tfrac{1}{\alpha} D^T (A^T A + \lambda_2 I) D, \qquad V = \tfrac{1}{\alpha} D^T A^T .
 
@@ -209,8 +210,9 @@ def augmented_lasso(
     .. math::
 
         \mathcal{L}_t(h) = \tfrac12 \lVert \bar x_t - \bar\Phi h \rVert_2^2
-        + \lambda_1 \lVert h \rVert_1, \qquad
-        \bar\Phi = \begin{bmatrix} A D \\ \sqrt{\lambda_2}\, D \end{bmatrix}, \quad
+        + \lambda_1 \lVert h \rVert_1,
+
+        \bar\Phi = \begin{bmatrix} A D \\ \sqrt{\lambda_2}\, D \end{bmatrix}, \qquad
         \bar x_t = \begin{bmatrix} x_t \\ \sqrt{\lambda_2}\, F D \hat h_{t-1} \end{bmatrix}.
 
     Hence ``sparse.ista(Phi_bar, x_bar, lam1, step=1/alpha, h0=P @ h_prev)`` reproduces SISTA
@@ -417,10 +419,10 @@ def sista(
 
     .. math::
 
-        h_t^{(0)} = P \hat h_{t-1}, \qquad
-        h_t^{(k)} = \operatorname{soft}_{\lambda_1/\alpha}\!\Big(S h_t^{(k-1)} + V x_t
-        + \tfrac{\lambda_2}{\alpha} P \hat h_{t-1}\Big),\ k = 1..K, \qquad
-        \hat h_t = h_t^{(K)} .
+        h_t^{(0)} &= P \hat h_{t-1},\\
+        h_t^{(k)} &= \operatorname{soft}_{\lambda_1/\alpha}\!\Big(S h_t^{(k-1)} + V x_t
+        + \tfrac{\lambda_2}{\alpha} P \hat h_{t-1}\Big),\quad k = 1..K,\\
+        \hat h_t &= h_t^{(K)} .
 
     Each iteration is one ISTA step (step :math:`1/\alpha`) on the time-:math:`t` objective
     :math:`\mathcal{L}_t` of :func:`sista_objective`. The signal estimate is

@@ -668,10 +668,10 @@ fista.__doc__ = r"""Fast iterative soft-thresholding (FISTA; Beck and Teboulle 2
 
     .. math::
 
-        h^{(k)} = \operatorname{soft}_{\lambda/\alpha}\!\Big(z^{(k)}
-        + \tfrac{1}{\alpha}\Phi^T\big(y - \Phi z^{(k)}\big)\Big),\quad
-        t_{k+1} = \tfrac{1 + \sqrt{1 + 4 t_k^2}}{2},\quad
-        z^{(k+1)} = h^{(k)} + \tfrac{t_k - 1}{t_{k+1}}\big(h^{(k)} - h^{(k-1)}\big),
+        h^{(k)} &= \operatorname{soft}_{\lambda/\alpha}\!\Big(z^{(k)}
+        + \tfrac{1}{\alpha}\Phi^T\big(y - \Phi z^{(k)}\big)\Big),\\
+        t_{k+1} &= \tfrac{1 + \sqrt{1 + 4 t_k^2}}{2},\\
+        z^{(k+1)} &= h^{(k)} + \tfrac{t_k - 1}{t_{k+1}}\big(h^{(k)} - h^{(k-1)}\big),
 
     with :math:`t_1 = 1`, :math:`z^{(1)} = h^{(0)}`. The gap to the optimum decays as
     :math:`O(1/k^2)`; the objective is not monotone.
