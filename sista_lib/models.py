@@ -14,8 +14,11 @@ observations :math:`x_t`) and returns ``yhat`` of shape ``(T, B, N)`` (the estim
 - :class:`LISTA`: learned ISTA (Gregor and LeCun 2010), the feed-forward warm-up of chapter 4.
 
 :func:`build_model` builds the experiment's models by name, :func:`count_parameters` counts
-trainable parameters. The forward passes use an explicit Python time loop (no ``torch.compile``)
-with every time-independent product hoisted out of it.
+trainable parameters. The soft-threshold recurrences run by default through
+:mod:`sista_lib.fused` (one autograd node per sequence, a hand-written backward pass through
+time); ``forward(..., implementation="reference")`` runs the plain autograd time loop, the
+reference the fused path is tested against. Every time-independent product is hoisted out of
+the time loop.
 """
 
 from __future__ import annotations
