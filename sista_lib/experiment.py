@@ -591,11 +591,7 @@ def _check_folder(out: Path, config: ExperimentConfig) -> bool:
     manifest = out / "experiment.json"
     if not manifest.exists():
         return False
-    try:
-        saved = json.loads(manifest.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{manifest} is not a readable experiment manifest ({exc}); "
-                         "use another --out") from None
+    saved = _read_json(manifest, "the study's experiment.json (use another --out)")
     # Protocol fields added after a study started take the values it was run with.
     saved_config = ExperimentConfig.from_dict(saved.get("config", {}), legacy=True).to_dict()
     if saved_config != config.to_dict():
@@ -769,9 +765,11 @@ def merge(out: str | os.PathLike, *, command: str | None = None) -> dict[str, An
     baselines = None
     run_prov: dict[str, Any] = {}
     for f in files:
-        rec = json.loads(f.read_text())
+        rec = _read_json(f, f"a {SCHEMA} run record")
         if rec.get("schema") != SCHEMA:
             raise ValueError(f"{f} is not a {SCHEMA} record")
+        _require(rec, ("kind", "config", "provenance"), f)
+        _require(rec, ("methods",) if rec["kind"] == "baselines" else _RUN_FIELDS, f)
         if config is None:
             config = rec["config"]
         elif rec["config"] != config:
@@ -801,6 +799,31 @@ def merge(out: str | os.PathLike, *, command: str | None = None) -> dict[str, An
     return results
 
 
+def _read_json(path: Path, what: str) -> dict[str, Any]:
+    """A JSON object from ``path``; errors name the file."""
+    try:
+        value = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}, column "
+                         f"{exc.colno}); it should be {what}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path} is not a text file; it should be {what}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} holds a JSON {type(value).__name__}, not {what}")
+    return value
+
+
+def _require(record: Mapping[str, Any], fields: Sequence[str], path: Path) -> None:
+    missing = [f for f in fields if f not in record]
+    if missing:
+        raise ValueError(f"{path} lacks the field(s) {', '.join(missing)}: it is incomplete or "
+                         "was not written by sista_lib.experiment")
+
+
+_RUN_FIELDS = ("schema", "kind", "model", "seed", "config", "n_parameters", "layers", "test",
+               "test_initial", "train", "train_wall_time_s", "provenance")
+
+
 def load_results(path: str | os.PathLike) -> dict[str, Any]:
     """Load a study's ``results.json`` (``path`` is the file or its folder)."""
     path = Path(path)
@@ -808,9 +831,10 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
         path = path / "results.json"
     if not path.exists():
         raise FileNotFoundError(f"{path} does not exist; run the experiment (and --merge) first")
-    results = json.loads(path.read_text())
+    results = _read_json(path, f"a {SCHEMA} results file")
     if results.get("schema") != SCHEMA:
         raise ValueError(f"{path} is not a {SCHEMA} results file")
+    _require(results, ("config", "models", "seeds", "summary", "runs", "provenance"), path)
     return results
 
 

@@ -381,3 +381,24 @@ def test_skip_bad_images_reaches_the_caltech_loader(tmp_path):
     with pytest.warns(BadImageWarning, match="skipped 1"):
         problem = ex._problem(lenient)
     assert len(problem.train_set) == 4
+
+
+@pytest.mark.parametrize("content, message", [
+    ("{not json", "is not valid JSON"),
+    ("[1, 2]", "holds a JSON list"),
+    ('{"schema": "sista_lib.experiment/1", "kind": "run", "config": {}, "provenance": {}}',
+     "lacks the field"),
+])
+def test_garbage_files_are_named_in_the_error(tmp_path, content, message):
+    (tmp_path / "runs").mkdir()
+    bad = tmp_path / "runs" / "lstm_seed0.json"
+    bad.write_text(content)
+    with pytest.raises(ValueError, match=message) as info:
+        ex.merge(tmp_path)
+    assert str(bad) in str(info.value)
+    (tmp_path / "results.json").write_text(content)
+    with pytest.raises(ValueError, match="results.json") as info:
+        ex.load_results(tmp_path)
+    (tmp_path / "experiment.json").write_text("{oops")
+    with pytest.raises(ValueError, match="experiment.json is not valid JSON"):
+        ex.run_experiment(MICRO_CONFIG, tmp_path, progress=False)
