@@ -695,7 +695,7 @@ def test_networks_follow_the_default_dtype_and_check_values_after_the_cast():
     # the softplus parameterisation of a large alpha stays finite and exact in float32
     big = SISTARNN(A, D, alpha=89.0, positive=True, dtype=torch.float32)
     assert torch.isfinite(big.raw_alpha)
-    assert float(big.sista_parameters()["alpha"]) == pytest.approx(89.0, rel=1e-6)
+    assert big.sista_parameters()["alpha"].item() == pytest.approx(89.0, rel=1e-6)
     small = SISTARNN(A, D, alpha=0.3, lam1=1e-3, positive=True, dtype=torch.float64)
-    assert float(small.sista_parameters()["alpha"]) == pytest.approx(0.3, rel=1e-12)
-    assert float(small.sista_parameters()["lam1"]) == pytest.approx(1e-3, rel=1e-12)
+    assert small.sista_parameters()["alpha"].item() == pytest.approx(0.3, rel=1e-12)
+    assert small.sista_parameters()["lam1"].item() == pytest.approx(1e-3, rel=1e-12)
