@@ -127,6 +127,15 @@ def predict(model: nn.Module, dataset: Any, batch_size: int = 256, *,
     return torch.cat(parts, dim=1)
 
 
+def _check_normalizer(normalizer: Any) -> None:
+    from .data import Normalizer
+
+    if not isinstance(normalizer, Normalizer):
+        raise TypeError(f"normalizer must be the sista_lib.data.Normalizer fitted on the training "
+                        f"images (scores are computed in the original intensity scale), got "
+                        f"{type(normalizer).__name__}")
+
+
 def _check_images(images: Any) -> np.ndarray:
     arr = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
     if arr.dtype.kind not in "biuf":
@@ -196,6 +205,7 @@ def evaluate(
     from .data import CompressiveSensingDataset
 
     arr = _check_images(images)
+    _check_normalizer(normalizer)
     dataset = CompressiveSensingDataset(arr, A, normalizer, dtype=_model_dtype(model))
     return _score(arr, predict(model, dataset, batch_size), normalizer, return_estimates,
                   ssim_convention)
@@ -271,6 +281,7 @@ def evaluate_baselines(
     from .sparse import fista, ista
 
     arr = _check_images(images)
+    _check_normalizer(normalizer)
     At = torch.as_tensor(np.asarray(A, dtype=np.float64))
     Dt = torch.as_tensor(np.asarray(D, dtype=np.float64))
     F = torch.eye(Dt.shape[0], dtype=torch.float64)

@@ -192,6 +192,9 @@ class ExperimentConfig:
             check_positive_int(getattr(self, name), name)
         for name in ("epochs", "data_seed", "a_seed"):
             check_positive_int(getattr(self, name), name, minimum=0)
+        if self.m > 128:
+            raise ValueError(f"m must be at most N = 128 (measurements per 128-pixel column), "
+                             f"got {self.m}")
         check_scalar(self.lr, "lr", positive=True)
         for name in ("clip_grad_norm", "lstm_clip_grad_norm"):
             if getattr(self, name) is not None:

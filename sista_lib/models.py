@@ -865,6 +865,9 @@ class LISTA(nn.Module):
         check_ndim(Pt, "Phi", 2)
         check_finite(Pt, "Phi")
         lam = check_scalar(lam, "lam", nonnegative=True)
+        if step is None and not bool(Pt.any()):
+            raise ValueError("Phi is zero: ISTA has no curvature and no default step 1/L; "
+                             "pass step explicitly")
         step = 1.0 / lipschitz_constant(Pt) if step is None else check_scalar(step, "step",
                                                                             positive=True)
         eye = torch.eye(Pt.shape[1], dtype=torch.float64)
@@ -914,6 +917,9 @@ def build_model(name: str, A: ArrayLike, D: ArrayLike, **kw: Any) -> nn.Module:
     check_ndim(At, "A", 2)
     check_ndim(Dt, "D", 2)
     M, N = At.shape
+    if Dt.shape != (N, N):
+        raise ValueError(f"D must have shape ({N}, {N}) to match A of shape {tuple(At.shape)} "
+                         f"(N = {N} atoms), got {tuple(Dt.shape)}")
     if name == "sista_rnn":
         return SISTARNN.paper_init(A, D, variant="paper", **kw)
     if name == "sista_rnn_released":

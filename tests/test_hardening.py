@@ -699,3 +699,24 @@ def test_networks_follow_the_default_dtype_and_check_values_after_the_cast():
     small = SISTARNN(A, D, alpha=0.3, lam1=1e-3, positive=True, dtype=torch.float64)
     assert small.sista_parameters()["alpha"].item() == pytest.approx(0.3, rel=1e-12)
     assert small.sista_parameters()["lam1"].item() == pytest.approx(1e-3, rel=1e-12)
+
+
+def test_smaller_api_gaps_of_the_networks_scoring_and_study():
+    from sista_lib.dictionaries import paper_measurement_matrix, wavelet_dictionary
+    from sista_lib.evaluate import evaluate, evaluate_baselines
+    from sista_lib.experiment import ExperimentConfig
+    from sista_lib.models import LISTA, build_model
+
+    with pytest.raises(ValueError, match="Phi is zero"):
+        LISTA.from_ista(np.zeros((4, 6)), 0.1)
+    for name in ("lstm", "stacked_rnn", "sista_rnn"):
+        with pytest.raises(ValueError, match=r"D must have shape \(16, 16\)"):
+            build_model(name, np.ones((8, 16)), np.eye(20))
+    with pytest.raises(ValueError, match="m must be at most N = 128"):
+        ExperimentConfig(m=200)
+    A, D = paper_measurement_matrix(), wavelet_dictionary(128)
+    images = np.random.default_rng(0).random((2, 128, 128))
+    with pytest.raises(TypeError, match="normalizer must be the sista_lib.data.Normalizer"):
+        evaluate(build_model("sista_rnn", A, D), images, A, None)
+    with pytest.raises(TypeError, match="normalizer must be the sista_lib.data.Normalizer"):
+        evaluate_baselines(images, A, D, {"mean": 0.5})
