@@ -50,8 +50,6 @@ import torch
 from sista_lib import sparse
 from sista_lib.dictionaries import dct_dictionary, paper_measurement_matrix, wavelet_dictionary
 
-import _sparse_v0  # the library's sparse.py before the optimisation (frozen copy)
-
 PHOTOS = ("camera", "astronaut", "coffee", "chelsea", "rocket", "brick", "grass", "gravel",
           "coins", "moon", "clock", "hubble_deep_field", "immunohistochemistry", "retina")
 PAPER_TARGET_STD = 16.433
@@ -59,9 +57,6 @@ CERTIFIED_GAP_MAX = 1e-9
 GOALS = {"a": 3.0, "b": 1.0, "c": 1.0}   # sparse_encode(lasso_cd) time / fista time, at least
 #: The library's FISTA configurations held to those goals.
 FISTA_VARIANTS = ("fista", "fista_restart", "fista_adaptive", "fista_polish")
-#: Largest relative difference between the optimised and the original FISTA iterates accepted as
-#: "the same answer" (rounding differences only: the iterations are the same in exact arithmetic).
-SAME_ANSWER = {"float64": 1e-9, "float32": 1e-3}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -283,8 +278,6 @@ SOLVERS: dict[str, tuple[str, str, str, Callable]] = {
     "fista_polish": ("sista_lib fista(restart=True, polish=True)", "n_iter", "iter",
                      lambda P, PT, X, lam, k: sparse.fista(P, X, lam, n_iter=k, restart=True,
                                                            polish=True)),
-    "fista_v0": ("fista before optimisation", "n_iter", "same_as_fista",
-                 lambda P, PT, X, lam, k: _sparse_v0.fista(P, X, lam, n_iter=k)),
     "ista": ("sista_lib ista", "n_iter", "iter",
              lambda P, PT, X, lam, k: sparse.ista(P, X, lam, n_iter=k)),
     "sparse_encode_cd": ("sklearn sparse_encode lasso_cd", "max_iter", "iter",
@@ -359,8 +352,6 @@ def run_case(key: str, args: argparse.Namespace, rates: dict[str, float]) -> dic
                 knobs[name] = search_iterations(evaluate, args.target, k_max)
             elif kind == "tol":
                 knobs[name] = search_tol(evaluate, args.target)
-            elif kind == "same_as_fista":
-                knobs[name] = knobs.get("fista")
             else:
                 knobs[name] = "n/a"
             shown = f"{knobs[name]:.1e}" if isinstance(knobs[name], float) else knobs[name]
@@ -402,14 +393,6 @@ def run_case(key: str, args: argparse.Namespace, rates: dict[str, float]) -> dic
             rows.append(row)
         results += rows
         probe_rates[dtype_name] = round_rates
-        # correctness in the same run
-        if "fista" in last and "fista_v0" in last:
-            a, b = np.asarray(last["fista"]), np.asarray(last["fista_v0"])
-            diff = float(np.abs(a - b).max() / np.abs(b).max())
-            checks[f"{dtype_name}: max |fista - fista_v0| / max |fista_v0|"] = diff
-            same = diff <= SAME_ANSWER[dtype_name]
-            checks[f"{dtype_name}: fista gives fista_v0's answer (relative difference <= "
-                   f"{SAME_ANSWER[dtype_name]:g})"] = "yes" if same else "NO"
         goal = GOALS[key]
         speedups = {}
         for fname in FISTA_VARIANTS:
@@ -503,8 +486,6 @@ def main(argv: list[str] | None = None) -> int:
     for d in args.dtypes:
         if d not in ("float64", "float32"):
             p.error(f"unknown dtype {d!r}")
-    if "fista_v0" in args.solvers and "fista" not in args.solvers:
-        p.error("fista_v0 is timed at fista's n_iter: keep fista in --solvers")
 
     _common.pin_threads(1)
     prov = _common.provenance(threads=1)
