@@ -5,6 +5,7 @@ These run without building the book (the build itself runs in CI: .ci/run).
 
 from __future__ import annotations
 
+import json
 import posixpath
 import re
 import tomllib
@@ -121,3 +122,36 @@ def test_binder_installs_cpu_torch_and_the_runtime_dependencies():
 @pytest.mark.parametrize("name", ["student/", "_build/"])
 def test_generated_folders_are_ignored_by_git(name):
     assert name in (ROOT / ".gitignore").read_text().split()
+
+
+# --- every chapter runs on Colab: its install cell clones the one repository of _config.yml ---
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+
+def _install_cell(path: Path) -> dict:
+    """Cell 2 of a chapter (after the title): the hidden cell that sets the chapter up on Colab."""
+    return json.loads(path.read_text())["cells"][1]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_install_cell_clones_the_configured_repository(path):
+    cell = _install_cell(path)
+    source = "".join(cell["source"])
+    assert cell["cell_type"] == "code" and "remove-cell" in cell["metadata"].get("tags", []), \
+        "cell 2 must be the Colab install cell, tagged remove-cell"
+    assert source.startswith("import os, sys\nif \"google.colab\" in sys.modules"), \
+        "the cell must act only on Colab"
+    assert cell["outputs"] == [], "outside Colab the cell prints nothing"
+    repository = CONFIG["repository"]
+    urls = re.findall(r"(?:https?|git|ssh)://[^\s\"'{}]+|git@[^\s\"'{}]+", source)
+    assert urls == [repository["url"]], f"{path.name}: {urls} instead of _config.yml's URL"
+    assert re.search(r'os\.environ\.get\("SISTA_BOOK_REPO", "%s"\)' % re.escape(repository["url"]),
+                     source), "the URL is the default of the SISTA_BOOK_REPO override"
+    clone = re.search(r"^\s*!git clone .*$", source, flags=re.MULTILINE)
+    assert clone, "the cell clones the repository"
+    if "branch" in repository:
+        assert re.search(r"--branch %s\s" % re.escape(repository["branch"]), clone.group(0)), \
+            "the clone takes the branch named in _config.yml"
+    folder = repository["url"].rstrip("/").split("/")[-1]
+    assert re.search(r'os\.chdir\("%s/chapters"\)' % re.escape(folder), source), \
+        "the cell moves into the clone's chapters/ folder (relative paths as in the repository)"
