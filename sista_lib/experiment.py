@@ -491,6 +491,11 @@ def _build(name: str, problem: _Problem, config: ExperimentConfig, seed: int) ->
     return build_model(name, problem.A, problem.D, **kw)
 
 
+#: What each process that trains a run records of itself (``record["train"]["segments"]``):
+#: a run resumed in several sessions names every commit and machine it was trained from.
+_SEGMENT_FIELDS = ("git_commit", "git_dirty", "cpu", "gpu", "start", "command")
+
+
 def run_one(
     name: str,
     seed: int,
@@ -528,6 +533,7 @@ def run_one(
         config.train_config(seed, name, device=device),
         checkpoint_path=out / "train_state" / f"{rid}.safetensors", resume=resume,
         progress=progress, callback=parameter_snapshot,
+        segment={key: prov[key] for key in _SEGMENT_FIELDS},
     )
     scores = evaluate(model, splits.test, problem.A, problem.normalizer,
                       ssim_convention=config.ssim)

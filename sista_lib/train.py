@@ -24,7 +24,7 @@ import dataclasses
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping, Sequence
 
 import torch
@@ -210,6 +210,10 @@ class TrainResult:
     config : TrainConfig
     resumed_from_epoch : int
         Epochs already done in the checkpoint this run resumed from (0: fresh start).
+    segments : list of dict
+        One entry per process that trained this run (a run interrupted and resumed has
+        several): ``from_epoch``, ``to_epoch`` and the ``segment`` mapping passed to
+        :func:`train` (for example the commit it ran from).
     """
 
     train_loss: list[float]
@@ -223,6 +227,7 @@ class TrainResult:
     snapshots: list[Any]
     config: TrainConfig
     resumed_from_epoch: int = 0
+    segments: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def epochs(self) -> int:
@@ -242,6 +247,7 @@ class TrainResult:
             "snapshots": list(self.snapshots),
             "config": self.config.to_dict(),
             "resumed_from_epoch": self.resumed_from_epoch,
+            "segments": [dict(seg) for seg in self.segments],
         }
 
 
@@ -354,6 +360,7 @@ def train(
     progress: bool = True,
     callback: Callable[[nn.Module, int], Any] | None = None,
     collate_fn: Callable | None = None,
+    segment: Mapping[str, Any] | None = None,
 ) -> TrainResult:
     r"""Train ``model`` on ``train_set`` by RMSprop on the MSE, keeping the best validation epoch.
 
@@ -390,6 +397,10 @@ def train(
     collate_fn : callable, optional
         Turns a list of items into a time-major batch ``(x (T, B, M), y (T, B, N))``; default
         :func:`sista_lib.data.collate_time_major`.
+    segment : mapping, optional
+        JSON-serialisable facts about this process (commit, machine, start time), kept with the
+        epochs it trains in ``TrainResult.segments`` and in the checkpoint, so that a run
+        resumed by other processes records each of them.
 
     Returns
     -------
@@ -411,6 +422,11 @@ def train(
     _check_dataset(val_set, "val_set")
     if resume and checkpoint_path is None:
         raise ValueError("resume=True needs a checkpoint_path")
+    if segment is not None and not isinstance(segment, Mapping):
+        raise TypeError(f"segment must be a dict or None, got {type(segment).__name__}")
+    if segment is not None and {"from_epoch", "to_epoch"} & set(segment):
+        raise ValueError("segment must not hold 'from_epoch' or 'to_epoch' (train sets them), "
+                         f"got keys {sorted(segment)}")
     if callback is not None and not callable(callback):
         raise TypeError("callback must be callable")
     collate_fn = _default_collate() if collate_fn is None else collate_fn
@@ -459,6 +475,7 @@ def train(
         initial_val = float(hist["initial_val_loss"])
         best_epoch, best_val, steps = int(hist["best_epoch"]), float(hist["best_val_loss"]), \
             int(hist["steps"])
+        segments = [dict(seg) for seg in hist.get("segments", [])]
         if (not config.select_last_epoch and start_epoch == saved.epochs < config.epochs
                 and val_losses and val_losses[-1] < best_val):
             # that run's final epoch was no candidate; in this longer run it is one
@@ -468,7 +485,9 @@ def train(
         train_losses, val_losses, epoch_seconds, snapshots = [], [], [], []
         initial_val = val_loss_of(0)
         best_epoch, best_val, best_state, steps = 0, initial_val, _clone_state(model), 0
+        segments = []
         snapshot(0)
+    segments.append({"from_epoch": start_epoch, "to_epoch": start_epoch, **jsonable(dict(segment or {}))})
 
     def write_checkpoint(epoch: int) -> None:
         if checkpoint_path is None:
@@ -478,6 +497,7 @@ def train(
             "epoch_seconds": epoch_seconds, "snapshots": snapshots,
             "initial_val_loss": initial_val, "best_epoch": best_epoch,
             "best_val_loss": best_val, "steps": steps, "config": config.to_dict(),
+            "segments": segments,
         }
         save_checkpoint(checkpoint_path, model, optimizer, best_state, history)
 
@@ -517,6 +537,7 @@ def train(
             if val < best_val and (config.select_last_epoch or epoch < config.epochs):
                 best_epoch, best_val, best_state = epoch, val, _clone_state(model)
             epoch_seconds.append(time.perf_counter() - t0)
+            segments[-1]["to_epoch"] = epoch
             snapshot(epoch)
             bar.set_postfix(train=f"{train_losses[-1]:.4g}", val=f"{val:.4g}", best=best_epoch)
             write_checkpoint(epoch)
@@ -529,7 +550,7 @@ def train(
         train_loss=train_losses, val_loss=val_losses, initial_val_loss=initial_val,
         epoch_seconds=epoch_seconds, best_epoch=best_epoch, best_val_loss=best_val,
         best_state=best_state, steps=steps, snapshots=snapshots, config=config,
-        resumed_from_epoch=start_epoch,
+        resumed_from_epoch=start_epoch, segments=segments,
     )
 
 

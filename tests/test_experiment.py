@@ -144,6 +144,10 @@ def test_resume_skips_finished_runs_and_continues_unfinished(tmp_path):
                       progress=False, resume=True)
     again = json.loads((out / "runs" / "sista_rnn_seed0.json").read_text())
     assert again["train"]["resumed_from_epoch"] == 2
+    # the run names both processes that trained it, each with its commit
+    segments = again["train"]["segments"]
+    assert [(seg["from_epoch"], seg["to_epoch"]) for seg in segments] == [(0, 2), (2, 2)]
+    assert all(set(ex._SEGMENT_FIELDS) <= set(seg) for seg in segments)
     for key in ("train_loss", "val_loss", "best_epoch", "snapshots"):
         assert again["train"][key] == first["train"][key]
     assert again["test"] == first["test"]

@@ -191,6 +191,22 @@ def test_resume_continues_exactly(tmp_path):
     assert torch.equal(torch.get_rng_state(), straight_rng)  # the global RNG was restored
 
 
+def test_each_process_that_trains_a_run_is_recorded_as_a_segment(tmp_path):
+    path = tmp_path / "ckpt.safetensors"
+    half = TrainConfig(**{**CFG.to_dict(), "epochs": 2})
+    _, first = run(config=half, checkpoint_path=path, segment={"git_commit": "aaa"})
+    assert first.segments == [{"from_epoch": 0, "to_epoch": 2, "git_commit": "aaa"}]
+    _, resumed = run(config=CFG, checkpoint_path=path, resume=True,
+                     segment={"git_commit": "bbb"})
+    assert resumed.segments == [{"from_epoch": 0, "to_epoch": 2, "git_commit": "aaa"},
+                                {"from_epoch": 2, "to_epoch": 4, "git_commit": "bbb"}]
+    assert resumed.history()["segments"] == resumed.segments
+    with pytest.raises(TypeError, match="segment must be a dict or None, got list"):
+        run(segment=["aaa"])
+    with pytest.raises(ValueError, match="must not hold 'from_epoch'"):
+        run(segment={"from_epoch": 3})
+
+
 def test_resume_without_checkpoint_starts_fresh_and_refuses_other_config(tmp_path):
     path = tmp_path / "c.safetensors"
     _, r = run(checkpoint_path=path, resume=True)
