@@ -16,7 +16,8 @@ import numpy as np
 import torch
 
 from .evaluate import BASELINE_PROTOCOLS
-from .experiment import PRESETS, ExperimentConfig, merge, results_table, run_experiment
+from .experiment import (PRESETS, ExperimentConfig, merge, results_table, run_experiment,
+                         status_table, study_status)
 from .metrics import SSIM_CONVENTIONS
 from .models import LSTM_GATES, LSTM_INITS, MODEL_NAMES, STACKED_INITS
 
@@ -128,6 +129,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="on an error, print the whole traceback instead of one line")
     p.add_argument("--merge", action="store_true",
                    help="only merge the finished runs of --out into results.json")
+    p.add_argument("--status", action="store_true",
+                   help="only report where the study in --out stands (each run finished, "
+                        "training at epoch e, or not started, and the time left); writes nothing")
     p.add_argument("--no-baselines", action="store_true",
                    help="do not score the unsupervised baselines in this process")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -200,6 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace, command: str) -> int:
     torch.set_num_threads(args.threads)
+    if args.status:
+        seeds = None if args.seeds is None else args.seeds
+        models = None if args.models == list(MODEL_NAMES) else args.models
+        print(status_table(study_status(args.out, models=models, seeds=seeds)))
+        return 0
     if args.merge:
         results = merge(args.out, command=command)
         print(results_table(results))

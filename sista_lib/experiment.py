@@ -70,6 +70,11 @@ __all__ = [
     "results_table",
     "learning_curves",
     "plateaued",
+    "study_status",
+    "load_sweep",
+    "learning_rate_sweep",
+    "sweep_table",
+    "status_table",
     "protocol_table",
     "AUTHORS_PROTOCOL",
     "FIXED_DIFFERENCES",
@@ -767,9 +772,12 @@ def merge(out: str | os.PathLike, *, command: str | None = None) -> dict[str, An
     out = Path(out)
     prov = provenance(command)
     files = sorted((out / "runs").glob("*.json")) if (out / "runs").is_dir() else []
-    if not files:
+    failed = _failed_runs(out)
+    if not files and not (failed and (out / "experiment.json").exists()):
         raise FileNotFoundError(f"no runs to merge in {out / 'runs'}")
     config = data_info = None
+    if not files:   # every run diverged: the study's configuration is its manifest's
+        config = _read_json(out / "experiment.json", "the study's experiment.json")["config"]
     runs: dict[str, dict[str, Any]] = {}
     baselines = None
     run_prov: dict[str, Any] = {}
@@ -802,10 +810,21 @@ def merge(out: str | os.PathLike, *, command: str | None = None) -> dict[str, An
         "summary": {m: _seed_summary(runs[m]) for m in order},
         "baselines": baselines,
         "runs": {m: dict(sorted(runs[m].items(), key=lambda kv: int(kv[0]))) for m in order},
+        "failed": failed,
         "provenance": {"merge": finish_provenance(prov), "runs": run_prov},
     }
     atomic_write_text(out / "results.json", json.dumps(results, indent=1))
     return results
+
+
+def _failed_runs(out: Path) -> dict[str, dict[str, Any]]:
+    """The records of ``out/failed/*.json`` (runs that diverged), by run id."""
+    failed = {}
+    for f in sorted((out / "failed").glob("*.json")) if (out / "failed").is_dir() else []:
+        rec = _read_json(f, "a record of a diverged run")
+        _require(rec, ("model", "seed", "error", "epoch", "step"), f)
+        failed[f.stem] = rec
+    return failed
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -848,8 +867,251 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------------------------
+# a study in progress
+# --------------------------------------------------------------------------------------------
+
+
+def study_status(out: str | os.PathLike, *, models: Sequence[str] | None = None,
+                 seeds: Sequence[int] | None = None) -> dict[str, Any]:
+    r"""Where a study folder stands: each run finished, failed, training or not started.
+
+    Reads ``out/experiment.json``, ``out/runs/``, ``out/failed/`` and the resumable states in
+    ``out/train_state/`` (each verified on load); writes nothing. A run in training reports its
+    epoch :math:`e` of :math:`E`, the mean wall time of its epochs :math:`ar s` and the
+    estimate :math:`(E - e)\,ar s` of the time it still needs (on the same machine).
+
+    Parameters
+    ----------
+    out : path
+        The study folder.
+    models : sequence of str, optional
+        Default: every model of :data:`MODEL_NAMES`.
+    seeds : sequence of int, optional
+        Default: the seeds of the study's preset (``config["preset"]`` in :data:`PRESETS`), or,
+        for another preset, those of the runs found.
+
+    Returns
+    -------
+    dict
+        ``config``; ``runs``: one dict per (model, seed) with ``model``, ``seed``, ``state``
+        (``"finished"``, ``"failed"``, ``"training"`` or ``"not started"``), ``epoch``,
+        ``epochs``, ``mean_epoch_s``, ``remaining_s``, ``test_psnr`` (finished runs) and
+        ``segments`` (the processes that trained it); ``baselines``: whether they are scored;
+        ``remaining_s``: the sum over runs in training or not started (a run not started is
+        estimated from the finished or training runs of the same model, else ``None``).
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``out`` holds no ``experiment.json``.
+    """
+    from .checkpoints import load_checkpoint
+
+    out = _check_out(out)
+    manifest = out / "experiment.json"
+    if not manifest.exists():
+        raise FileNotFoundError(f"{manifest} does not exist: {out} is not a study folder")
+    saved = _read_json(manifest, "the study's experiment.json")
+    config = ExperimentConfig.from_dict(saved.get("config", {}), legacy=True)
+    models = _check_models(MODEL_NAMES if models is None else models)
+    if seeds is None:
+        found = {int(f.stem.rsplit("_seed", 1)[1]) for folder in ("runs", "train_state")
+                 for f in (out / folder).glob("*_seed*.*")} if out.is_dir() else set()
+        seeds = PRESETS[config.preset]["seeds"] if config.preset in PRESETS else sorted(found)
+    seeds = _check_seeds(seeds)
+    runs = []
+    for seed in seeds:
+        for name in models:
+            rid = _run_id(name, seed)
+            row: dict[str, Any] = {"model": name, "seed": seed, "state": "not started",
+                                   "epoch": 0, "epochs": config.epochs, "mean_epoch_s": None,
+                                   "remaining_s": None, "test_psnr": None, "segments": []}
+            record, state = out / "runs" / f"{rid}.json", out / "train_state" / f"{rid}.safetensors"
+            if record.exists():
+                rec = _read_json(record, f"a {SCHEMA} run record")
+                _require(rec, _RUN_FIELDS, record)
+                seconds = rec["train"]["epoch_seconds"]
+                row.update(state="finished", epoch=len(seconds), remaining_s=0.0,
+                           mean_epoch_s=float(np.mean(seconds)) if seconds else None,
+                           test_psnr=float(rec["test"]["summary"]["psnr"]["mean"]),
+                           segments=rec["train"].get("segments", []))
+            elif (out / "failed" / f"{rid}.json").exists():
+                row["state"] = "failed"
+            elif state.exists():
+                hist = load_checkpoint(state)["history"]
+                seconds = hist["epoch_seconds"]
+                mean = float(np.mean(seconds)) if seconds else None
+                row.update(state="training", epoch=int(hist["epoch"]), mean_epoch_s=mean,
+                           segments=hist.get("segments", []),
+                           remaining_s=None if mean is None
+                           else (config.epochs - int(hist["epoch"])) * mean)
+            runs.append(row)
+    per_model: dict[str, list[float]] = {}
+    for row in runs:
+        if row["mean_epoch_s"] is not None:
+            per_model.setdefault(row["model"], []).append(row["mean_epoch_s"])
+    for row in runs:
+        if row["state"] == "not started" and row["model"] in per_model:
+            row["remaining_s"] = config.epochs * float(np.mean(per_model[row["model"]]))
+    pending = [row["remaining_s"] for row in runs if row["state"] in ("training", "not started")]
+    return {
+        "config": config.to_dict(),
+        "runs": runs,
+        "baselines": (out / "runs" / "baselines.json").exists(),
+        "remaining_s": None if any(r is None for r in pending) else float(sum(pending)),
+    }
+
+
+def status_table(status: Mapping[str, Any]) -> str:
+    """:func:`study_status` as a Markdown table, one row per run, then a line of totals."""
+    def hours(seconds: float | None) -> str:
+        return "?" if seconds is None else f"{seconds / 3600:.1f} h"
+
+    lines = ["| run | state | epoch | s / epoch | left | test PSNR (dB) |",
+             "|---|---|---|---|---|---|"]
+    for row in status["runs"]:
+        mean = "" if row["mean_epoch_s"] is None else f"{row['mean_epoch_s']:.0f}"
+        psnr = "" if row["test_psnr"] is None else f"{row['test_psnr']:.2f}"
+        left = "" if row["state"] in ("finished", "failed") else hours(row["remaining_s"])
+        lines.append(f"| {_run_id(row['model'], row['seed'])} | {row['state']} | "
+                     f"{row['epoch']}/{row['epochs']} | {mean} | {left} | {psnr} |")
+    done = sum(row["state"] == "finished" for row in status["runs"])
+    lines.append("")
+    lines.append(f"{done} of {len(status['runs'])} runs finished; baselines "
+                 f"{'scored' if status['baselines'] else 'not scored'}; about "
+                 f"{hours(status['remaining_s'])} of single-core training left.")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
 # the book's table and curves
 # --------------------------------------------------------------------------------------------
+
+
+def load_sweep(path: str | os.PathLike) -> dict[float, dict[str, Any]]:
+    """The studies of a learning-rate sweep: every ``path/*/results.json``, by learning rate.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``path`` holds no study.
+    ValueError
+        If two studies have the same learning rate.
+    """
+    path = Path(path)
+    folders = sorted(f.parent for f in path.glob("*/results.json"))
+    if not folders:
+        raise FileNotFoundError(f"{path} holds no study (no */results.json)")
+    studies: dict[float, dict[str, Any]] = {}
+    for folder in folders:
+        results = load_results(folder)
+        lr = float(results["config"]["lr"])
+        if lr in studies:
+            raise ValueError(f"two studies in {path} have the learning rate {lr:g}")
+        studies[lr] = results
+    return dict(sorted(studies.items()))
+
+
+def learning_rate_sweep(studies: Mapping[float, Mapping[str, Any]], *,
+                        metric: str = "psnr") -> dict[str, Any]:
+    r"""Compare the networks across the studies of a learning-rate sweep (:func:`load_sweep`).
+
+    The studies must differ only in their learning rate :math:`\eta`. For each network and
+    :math:`\eta`: the test score (mean over the test images and seeds) and the best validation
+    MSE, or the epoch at which the run diverged; per :math:`\eta`, the ranking of the networks
+    that trained (best first); per network, the :math:`\eta` of its best score.
+
+    Parameters
+    ----------
+    studies : mapping from learning rate to results (:func:`load_results`)
+    metric : {"psnr", "ssim", "mse"}
+        The score that ranks the networks (higher is better, lower for ``"mse"``).
+
+    Returns
+    -------
+    dict
+        ``lrs`` (ascending), ``models``, ``score[model][lr]`` and ``best_val[model][lr]``
+        (``None`` where the run diverged or is missing), ``diverged[model][lr]`` (the epoch, or
+        ``None``), ``ranking[lr]``, ``best_lr[model]``, and ``same_ranking``: whether every
+        :math:`\eta` at which all networks trained ranks them alike.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be among {METRICS}, got {metric!r}")
+    if not isinstance(studies, Mapping) or not studies:
+        raise ValueError(f"studies must be a non-empty mapping from learning rate to results, "
+                         f"got {type(studies).__name__} of length {len(studies or ())}")
+    lrs = sorted(float(lr) for lr in studies)
+    by_lr = {float(lr): res for lr, res in studies.items()}
+    first = by_lr[lrs[0]]
+    shared = {k: v for k, v in first["config"].items() if k != "lr"}
+    for lr in lrs:
+        config = by_lr[lr]["config"]
+        if float(config["lr"]) != lr:
+            raise ValueError(f"the study given for lr={lr:g} was run with lr={config['lr']:g}")
+        other = {k: v for k, v in config.items() if k != "lr"}
+        if other != shared:
+            keys = sorted(k for k in set(other) | set(shared) if other.get(k) != shared.get(k))
+            raise ValueError(f"the studies of a sweep may differ only in lr; the study at "
+                             f"lr={lr:g} also differs in {keys}")
+    seen = {m for res in by_lr.values() for m in res["models"]} | {
+        rec["model"] for res in by_lr.values() for rec in (res.get("failed") or {}).values()}
+    models = [m for m in MODEL_NAMES if m in seen]
+    score = {m: {} for m in models}
+    best_val = {m: {} for m in models}
+    diverged = {m: {} for m in models}
+    for lr in lrs:
+        res = by_lr[lr]
+        failed = {rec["model"]: int(rec["epoch"]) for rec in (res.get("failed") or {}).values()}
+        for m in models:
+            if m in res["models"]:
+                score[m][lr] = float(res["summary"][m][metric]["mean"])
+                best_val[m][lr] = float(np.mean(
+                    [r["train"]["best_val_loss"] for r in res["runs"][m].values()]))
+            else:
+                score[m][lr] = best_val[m][lr] = None
+            diverged[m][lr] = failed.get(m)
+    sign = 1.0 if metric == "mse" else -1.0
+    ranking = {lr: sorted((m for m in models if score[m][lr] is not None),
+                          key=lambda m: sign * score[m][lr]) for lr in lrs}
+    best_lr = {}
+    for m in models:
+        done = [lr for lr in lrs if score[m][lr] is not None]
+        best_lr[m] = min(done, key=lambda lr: sign * score[m][lr]) if done else None
+    complete = [ranking[lr] for lr in lrs if len(ranking[lr]) == len(models)]
+    return {"lrs": lrs, "models": models, "metric": metric, "score": score,
+            "best_val": best_val, "diverged": diverged, "ranking": ranking,
+            "best_lr": best_lr, "same_ranking": all(r == complete[0] for r in complete)}
+
+
+def sweep_table(sweep: Mapping[str, Any], *, fmt: str = "html", digits: int = 2) -> str:
+    """:func:`learning_rate_sweep` as a table: one row per network, one column per learning
+    rate (its score, or the epoch at which it diverged), the best of each row in bold."""
+    if fmt not in ("markdown", "html"):
+        raise ValueError(f"fmt must be 'markdown' or 'html', got {fmt!r}")
+    check_positive_int(digits, "digits", minimum=0)
+    d = digits + 2 if sweep["metric"] == "ssim" else digits
+    header = ["network"] + [f"lr = {lr:g}" for lr in sweep["lrs"]]
+    body = []
+    for m in sweep["models"]:
+        row = [MODEL_LABELS.get(m, m)]
+        for lr in sweep["lrs"]:
+            value, epoch = sweep["score"][m][lr], sweep["diverged"][m][lr]
+            if value is None:
+                row.append("missing" if epoch is None else f"diverged (epoch {epoch})")
+            else:
+                text = f"{value:.{d}f}"
+                best = lr == sweep["best_lr"][m]
+                row.append(f"**{text}**" if best and fmt == "markdown" else
+                           f"<b>{text}</b>" if best else text)
+        body.append(row)
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(header) + " |", "|---" + "|---:" * len(sweep["lrs"]) + "|"]
+        return "\n".join(lines + ["| " + " | ".join(r) + " |" for r in body])
+    th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    trs = "".join("<tr>" + "".join(
+        f"<td>{c if c.startswith('<b>') else html.escape(c)}</td>" for c in r) + "</tr>"
+        for r in body)
+    return f"<table><thead><tr>{th}</tr></thead><tbody>{trs}</tbody></table>"
 
 
 def results_table(

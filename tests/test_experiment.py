@@ -406,3 +406,129 @@ def test_garbage_files_are_named_in_the_error(tmp_path, content, message):
     (tmp_path / "experiment.json").write_text("{oops")
     with pytest.raises(ValueError, match="experiment.json is not valid JSON"):
         ex.run_experiment(MICRO_CONFIG, tmp_path, progress=False)
+
+
+def test_status_of_a_study_in_progress(tmp_path):
+    import shutil
+
+    out = tmp_path / "res"
+    # one run finished, one interrupted after its first epoch, one never started
+    ex.run_experiment(MICRO_CONFIG, out, models=["sista_rnn", "lstm"], seeds=[0],
+                      baselines=False, progress=False)
+    half = ExperimentConfig(**{**MICRO_CONFIG.to_dict(), "epochs": 1})
+    ex.run_one("lstm", 1, half, tmp_path / "half", progress=False)
+    (out / "train_state").mkdir(exist_ok=True)
+    shutil.copy(tmp_path / "half" / "train_state" / "lstm_seed1.safetensors",
+                out / "train_state" / "lstm_seed1.safetensors")
+    (out / "runs" / "lstm_seed0.json").unlink()
+    (out / "train_state" / "lstm_seed0.safetensors").unlink()
+
+    status = ex.study_status(out, models=["sista_rnn", "lstm"], seeds=[0, 1])
+    rows = {(r["model"], r["seed"]): r for r in status["runs"]}
+    done = json.loads((out / "runs" / "sista_rnn_seed0.json").read_text())
+    assert rows["sista_rnn", 0]["state"] == "finished"
+    assert rows["sista_rnn", 0]["test_psnr"] == done["test"]["summary"]["psnr"]["mean"]
+    assert rows["sista_rnn", 0]["mean_epoch_s"] == pytest.approx(
+        np.mean(done["train"]["epoch_seconds"]))
+    lstm1 = rows["lstm", 1]
+    assert (lstm1["state"], lstm1["epoch"], lstm1["epochs"]) == ("training", 1, 2)
+    assert lstm1["remaining_s"] == pytest.approx(lstm1["mean_epoch_s"])   # 1 epoch left
+    assert [(s["from_epoch"], s["to_epoch"]) for s in lstm1["segments"]] == [(0, 1)]
+    # a run not started is estimated from the other runs of its model
+    assert rows["lstm", 0]["state"] == rows["sista_rnn", 1]["state"] == "not started"
+    assert rows["lstm", 0]["remaining_s"] == pytest.approx(2 * lstm1["mean_epoch_s"])
+    assert rows["sista_rnn", 1]["remaining_s"] == pytest.approx(
+        2 * rows["sista_rnn", 0]["mean_epoch_s"])
+    assert status["remaining_s"] == pytest.approx(
+        lstm1["remaining_s"] + rows["lstm", 0]["remaining_s"] + rows["sista_rnn", 1]["remaining_s"])
+    assert status["baselines"] is False
+
+    table = ex.status_table(status)
+    assert "| sista_rnn_seed0 | finished | 2/2 |" in table
+    assert "| lstm_seed1 | training | 1/2 |" in table
+    assert table.endswith("1 of 4 runs finished; baselines not scored; about "
+                          f"{status['remaining_s'] / 3600:.1f} h of single-core training left.")
+    # the command line prints the same table and writes nothing
+    before = sorted(p.relative_to(out) for p in out.rglob("*"))
+    assert cli.main(["--status", "--out", str(out), "--models", "sista_rnn", "lstm",
+                     "--seeds", "0", "1"]) == 0
+    assert sorted(p.relative_to(out) for p in out.rglob("*")) == before
+
+
+def test_a_study_whose_every_run_diverged_still_merges(tmp_path):
+    out = tmp_path / "res"
+    config = ExperimentConfig(**{**MICRO_CONFIG.to_dict(), "lr": 10.0})
+    results = ex.run_experiment(config, out, models=["sista_rnn"], seeds=[0], baselines=False,
+                                progress=False)
+    assert results["models"] == [] and results["failed_runs"] == ["sista_rnn_seed0"]
+    saved = ex.load_results(out)
+    assert saved["config"]["lr"] == 10.0
+    assert saved["failed"]["sista_rnn_seed0"]["model"] == "sista_rnn"
+    assert ex.study_status(out, models=["sista_rnn"])["runs"][0]["state"] == "failed"
+
+
+def test_status_refuses_a_folder_that_is_no_study(tmp_path):
+    with pytest.raises(FileNotFoundError, match="is not a study folder"):
+        ex.study_status(tmp_path)
+    assert cli.main(["--status", "--out", str(tmp_path / "nothing")]) == 2
+
+
+@pytest.fixture(scope="module")
+def micro_sweep(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    for lr in (1e-5, 1e-4):
+        config = ExperimentConfig(**{**MICRO_CONFIG.to_dict(), "lr": lr})
+        ex.run_experiment(config, root / f"lr_{lr:g}", models=["sista_rnn", "stacked_rnn"],
+                          seeds=[0], baselines=False, progress=False)
+    # the stacked RNN "diverged" at the larger rate: its record moves to failed/
+    out = root / "lr_0.0001"
+    (out / "runs" / "stacked_rnn_seed0.json").unlink()
+    (out / "failed").mkdir()
+    (out / "failed" / "stacked_rnn_seed0.json").write_text(json.dumps(
+        {"model": "stacked_rnn", "seed": 0, "error": "loss nan", "epoch": 2, "step": 3}))
+    ex.merge(out)
+    return root
+
+
+def test_learning_rate_sweep_compares_the_networks_across_rates(micro_sweep):
+    studies = ex.load_sweep(micro_sweep)
+    assert list(studies) == [1e-5, 1e-4]
+    sweep = ex.learning_rate_sweep(studies)
+    assert sweep["lrs"] == [1e-5, 1e-4] and sweep["models"] == ["sista_rnn", "stacked_rnn"]
+    for lr in (1e-5, 1e-4):
+        assert sweep["score"]["sista_rnn"][lr] == studies[lr]["summary"]["sista_rnn"]["psnr"]["mean"]
+        assert sweep["best_val"]["sista_rnn"][lr] == \
+            studies[lr]["runs"]["sista_rnn"]["0"]["train"]["best_val_loss"]
+    assert sweep["score"]["stacked_rnn"][1e-4] is None
+    assert sweep["diverged"]["stacked_rnn"] == {1e-5: None, 1e-4: 2}
+    assert sweep["ranking"][1e-4] == ["sista_rnn"]
+    s_lo, t_lo = sweep["score"]["sista_rnn"][1e-5], sweep["score"]["stacked_rnn"][1e-5]
+    assert sweep["ranking"][1e-5] == (["sista_rnn", "stacked_rnn"] if s_lo > t_lo
+                                      else ["stacked_rnn", "sista_rnn"])
+    assert sweep["best_lr"]["stacked_rnn"] == 1e-5
+    s = sweep["score"]["sista_rnn"]
+    assert sweep["best_lr"]["sista_rnn"] == max(s, key=s.get)
+    assert sweep["same_ranking"] is True     # only one rate at which both trained
+    # MSE ranks the other way round
+    by_mse = ex.learning_rate_sweep(studies, metric="mse")
+    m = by_mse["score"]["sista_rnn"]
+    assert by_mse["best_lr"]["sista_rnn"] == min(m, key=m.get)
+
+    table = ex.sweep_table(sweep, fmt="markdown")
+    assert table.splitlines()[0] == "| network | lr = 1e-05 | lr = 0.0001 |"
+    assert "| generic stacked RNN | **" in table and "diverged (epoch 2)" in table
+    assert "<td>diverged (epoch 2)</td>" in ex.sweep_table(sweep)
+
+
+def test_learning_rate_sweep_refuses_studies_that_differ_in_more_than_lr(micro_sweep):
+    studies = ex.load_sweep(micro_sweep)
+    studies[1e-4] = {**studies[1e-4], "config": {**studies[1e-4]["config"], "epochs": 7}}
+    with pytest.raises(ValueError, match=r"differ only in lr; the study at lr=0.0001 also "
+                                         r"differs in \['epochs'\]"):
+        ex.learning_rate_sweep(studies)
+    with pytest.raises(ValueError, match="was run with lr=1e-05"):
+        ex.learning_rate_sweep({0.5: studies[1e-5]})
+    with pytest.raises(ValueError, match="metric must be among"):
+        ex.learning_rate_sweep(studies, metric="accuracy")
+    with pytest.raises(FileNotFoundError, match="holds no study"):
+        ex.load_sweep(micro_sweep / "lr_0.0001" / "runs")
