@@ -11,9 +11,7 @@ and ``reference`` (the same loop recorded step by step by autograd, runs named `
 Reported, from medians of ``--repeats`` rounds timed interleaved (every run once per round,
 rotating the order):
 
-- the step time of every run and its per-round ratio to the LSTM baseline's
-  (``sista_rnn_soft_v0`` is the reference SISTA-RNN with the soft-threshold the library had
-  before the first performance work);
+- the step time of every run and its per-round ratio to the LSTM baseline's;
 - the forward FLOPs of each model (analytic count of the multiply-adds the recurrence needs,
   cross-checked by ``torch.utils.flop_counter`` on the real forward and backward), the achieved
   GFLOP/s, and the *lower bound*: 3 x forward FLOPs (forward + backward) at the rate of a
@@ -53,7 +51,6 @@ import torch
 from torch.nn import functional as fnn
 
 from sista_lib.dictionaries import paper_measurement_matrix, wavelet_dictionary
-import sista_lib.models as sista_models
 from sista_lib.models import build_model, count_parameters
 from sista_lib.train import RMSprop
 
@@ -66,7 +63,6 @@ RUNS = (
     ("stacked_rnn", "stacked_rnn", "fused"),
     ("stacked_rnn_reference", "stacked_rnn", "reference"),
     ("lstm", "lstm", None),
-    ("sista_rnn_soft_v0", "sista_rnn", "reference"),
 )
 RUN_NAMES = tuple(r[0] for r in RUNS)
 GOAL_RATIO_TO_LSTM = 0.2
@@ -83,11 +79,6 @@ VIEW_OPS = ("aten::select", "aten::as_strided", "aten::unbind", "aten::slice", "
 #: The paper's study: networks, seeds, steps per run, validation passes (one per epoch).
 STUDY = dict(networks=("sista_rnn", "sista_rnn_released", "stacked_rnn", "lstm"), seeds=3,
              steps=49_000, epochs=100, n_val=3060, processes=2)
-
-
-def soft_v0(z: torch.Tensor, b: Any) -> torch.Tensor:
-    """``sista_lib.sparse._soft`` before the performance work (five autograd-recorded ops)."""
-    return torch.sign(z) * torch.clamp(z.abs() - b, min=0.0)
 
 
 def forward_macs(name: str, M: int, N: int, K: int, B: int, T: int, H: int | None = None) -> int:
@@ -375,18 +366,7 @@ def main(argv: list[str] | None = None) -> int:
         model, impl = models[name], implementation[name]
         if impl is None:
             return lambda: model(x)
-        forward = lambda: model(x, implementation=impl)  # noqa: E731
-        if not name.endswith("_soft_v0"):
-            return forward
-
-        def forward_soft_v0():
-            # the reference model with the soft-threshold of before the first optimisation
-            saved, sista_models._soft = sista_models._soft, soft_v0
-            try:
-                return forward()
-            finally:
-                sista_models._soft = saved
-        return forward_soft_v0
+        return lambda: model(x, implementation=impl)
 
     forwards = {n: make_forward(n) for n in models}
     if args.compile:
@@ -490,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
         if lstm_times is not None:
             res["ratio_to_lstm"] = _common.paired_ratio(times[name], lstm_times)
         for other in ("sista_rnn", "sista_rnn_reference"):
-            if name in ("sista_rnn_soft_v0", "sista_rnn_compiled") and other in times:
+            if name == "sista_rnn_compiled" and other in times:
                 res[f"ratio_to_{other}"] = _common.paired_ratio(times[name], times[other])
         ref = name + "_reference"
         if ref in times:
