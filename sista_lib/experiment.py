@@ -526,7 +526,7 @@ def run_one(
     seed = check_positive_int(seed, "seed", minimum=0)
     out = Path(out)
     problem = _problem(config) if problem is None else problem
-    prov = provenance(command)
+    prov = provenance(command, output=out)
     rid = _run_id(name, seed)
 
     model = _build(name, problem, config, seed)
@@ -580,7 +580,7 @@ def run_baselines(
     """Score the unsupervised baselines on the test images; write ``runs/baselines.json``."""
     out = Path(out)
     problem = _problem(config) if problem is None else problem
-    prov = provenance(command)
+    prov = provenance(command, output=out)
     base = evaluate_baselines(problem.splits.test, problem.A, problem.D, problem.normalizer,
                               protocol=config.baselines, ssim_convention=config.ssim)
     methods = {}
@@ -770,7 +770,7 @@ def merge(out: str | os.PathLike, *, command: str | None = None) -> dict[str, An
         If the runs were made with different configurations.
     """
     out = Path(out)
-    prov = provenance(command)
+    prov = provenance(command, output=out)
     files = sorted((out / "runs").glob("*.json")) if (out / "runs").is_dir() else []
     failed = _failed_runs(out)
     if not files and not (failed and (out / "experiment.json").exists()):

@@ -27,10 +27,13 @@ def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
+#: The repository the library is imported from (its git commit is the code's provenance).
+_ROOT = Path(__file__).resolve().parent.parent
+
+
 def _git(*args: str) -> str | None:
-    root = Path(__file__).resolve().parent.parent
     try:
-        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True,
+        out = subprocess.run(["git", "-C", str(_ROOT), *args], capture_output=True, text=True,
                              timeout=20, check=True)
     except (OSError, subprocess.SubprocessError):
         return None
@@ -61,7 +64,21 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
-def provenance(command: str | None = None) -> dict[str, Any]:
+def _outside(output: str | os.PathLike | None) -> list[str]:
+    """The git pathspec that leaves ``output`` out of the dirty check, when it lies inside
+    the repository (a study committed while in progress is rewritten by the runs that
+    continue it: that is not a change to the code that computes it)."""
+    if output is None:
+        return []
+    try:
+        relative = Path(output).resolve().relative_to(_ROOT.resolve())
+    except ValueError:
+        return []
+    return ["--", ".", f":(exclude){relative.as_posix()}"] if relative.parts else []
+
+
+def provenance(command: str | None = None, *,
+               output: str | os.PathLike | None = None) -> dict[str, Any]:
     """Where and how a result is computed: the command, git commit and dirty flag (tracked
     files), library versions, CPU/GPU, threads, torch's determinism settings and the start
     time. ``finish_provenance``
@@ -71,8 +88,11 @@ def provenance(command: str | None = None) -> dict[str, Any]:
     ----------
     command : str, optional
         The command line; default ``sys.argv`` as one shell-quoted string.
+    output : path, optional
+        The folder the result is written to: changes to tracked files inside it do not count
+        as dirty.
     """
-    status = _git("status", "--porcelain", "--untracked-files=no")
+    status = _git("status", "--porcelain", "--untracked-files=no", *_outside(output))
     return {
         "command": shlex.join(sys.argv) if command is None else command,
         "cwd": os.getcwd(),

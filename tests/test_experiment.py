@@ -532,3 +532,24 @@ def test_learning_rate_sweep_refuses_studies_that_differ_in_more_than_lr(micro_s
         ex.learning_rate_sweep(studies, metric="accuracy")
     with pytest.raises(FileNotFoundError, match="holds no study"):
         ex.load_sweep(micro_sweep / "lr_0.0001" / "runs")
+
+
+def test_outputs_inside_the_repository_do_not_make_the_provenance_dirty(tmp_path, monkeypatch):
+    from sista_lib import provenance as pv
+
+    repo = tmp_path / "repo"
+    (repo / "results" / "study").mkdir(parents=True)
+    (repo / "code.py").write_text("x = 1\n")
+    (repo / "results" / "study" / "state.txt").write_text("epoch 1\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@t"]
+    for args in (["init", "-q"], ["add", "."], ["commit", "-q", "-m", "start"]):
+        subprocess.run(git + args, check=True, capture_output=True)
+    monkeypatch.setattr(pv, "_ROOT", repo)
+    study = repo / "results" / "study"
+    assert pv.provenance("c", output=study)["git_dirty"] is False
+    (study / "state.txt").write_text("epoch 2\n")          # a run continues the study
+    assert pv.provenance("c", output=study)["git_dirty"] is False
+    assert pv.provenance("c")["git_dirty"] is True
+    assert pv.provenance("c", output=tmp_path / "elsewhere")["git_dirty"] is True
+    (repo / "code.py").write_text("x = 2\n")                # the code changed: dirty
+    assert pv.provenance("c", output=study)["git_dirty"] is True
