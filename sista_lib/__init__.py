@@ -20,6 +20,7 @@ Modules, one idea each; each imports only modules listed above it
 - :mod:`sista_lib.interpret`: reading a trained SISTA-RNN: parameter drift, dictionary spectra, step-size regime.
 - :mod:`sista_lib.claims`: the paper's claims, measured on a study's results.
 - :mod:`sista_lib.plot`: recurring figures.
+- :mod:`sista_lib.book`: tables and glued numbers for the chapters.
 """
 
 __version__ = "0.1.0"
@@ -43,4 +44,5 @@ MODULES = (
     "interpret",
     "claims",
     "plot",
+    "book",
 )

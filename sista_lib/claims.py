@@ -19,7 +19,8 @@ chapter to render; it writes no sentences.
   score alike (difference below the seed-to-seed standard deviation).
 
 :func:`claims_table` gathers them; :func:`training_budget` compares the study's number of
-optimiser steps with the paper's protocol, the scope every verdict carries.
+optimiser steps with the paper's protocol, the scope every verdict carries, and
+:func:`study_processes` tells which processes computed the runs, when, and with which code.
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ __all__ = [
     "seconds_per_step",
     "per_image_mean",
     "first_epoch_at_or_below",
+    "time_to_level",
     "lead_epochs",
     "training_budget",
+    "study_processes",
     "performance_claim",
     "speed_claim",
     "improvement_claims",
@@ -168,6 +171,17 @@ def first_epoch_at_or_below(curve: Sequence[float], level: float) -> int | None:
     return int(hits[0]) + 1 if hits.size else None
 
 
+def time_to_level(results: Mapping[str, Any], model: str, level: float,
+                  ) -> tuple[int | None, float | None]:
+    """When a model first reaches a validation MSE ``level``: the first epoch whose seed-mean
+    validation MSE (:func:`mean_curve`) is ``<= level``, and the seed-mean training time in
+    minutes at its end (:func:`cumulative_minutes`); ``(None, None)`` if not within the run."""
+    epoch = first_epoch_at_or_below(mean_curve(results, model), level)
+    if epoch is None:
+        return None, None
+    return epoch, float(cumulative_minutes(results, model)[epoch - 1])
+
+
 def lead_epochs(curve: Sequence[float], reference: Sequence[float]) -> int:
     """Number of leading epochs during which ``curve`` is strictly below ``reference``."""
     a, b = np.asarray(curve, dtype=float), np.asarray(reference, dtype=float)
@@ -208,6 +222,45 @@ def training_budget(results: Mapping[str, Any], *, paper_images: int = 30607,
     return {"steps_per_epoch": steps_per_epoch, "steps": steps, "paper_train": paper_train,
             "paper_steps_per_epoch": paper_per_epoch, "paper_steps": paper_steps,
             "ratio": paper_steps / steps if steps else math.inf}
+
+
+def study_processes(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    r"""The processes that computed a study's runs, from their provenance records.
+
+    Runs recorded with the same command line belong to one process. A process imports the
+    library once, when it starts: the git commit recorded by its first run is the code all its
+    runs used (later runs record the commit checked out when they start, which may have moved on).
+
+    Returns
+    -------
+    list of dict, in the order of the records
+        One per process: ``command``; ``start`` and ``end`` (the earliest start and the latest
+        end of its runs); ``runs``, its ``(run id, wall time in s)`` sorted by run id;
+        ``wall_time_s``, their sum; ``commit``, the git commit of its first run.
+
+    Raises
+    ------
+    ValueError
+        If ``results`` holds no provenance of its runs.
+    """
+    try:
+        records = results["provenance"]["runs"]
+    except (KeyError, TypeError):
+        raise ValueError("results must hold provenance.runs, as load_results returns "
+                         "them") from None
+    if not isinstance(records, Mapping) or not records:
+        raise ValueError("results must hold the provenance of at least one run, got none")
+    groups: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}
+    for run_id, p in records.items():
+        groups.setdefault(p["command"], []).append((run_id, p))
+    return [{"command": command,
+             "start": min(p["start"] for _, p in items),
+             "end": max(p["end"] for _, p in items),
+             "runs": [(run_id, float(p["wall_time_s"]))
+                      for run_id, p in sorted(items, key=lambda item: item[0])],
+             "wall_time_s": float(sum(p["wall_time_s"] for _, p in items)),
+             "commit": min(items, key=lambda item: item[1]["start"])[1]["git_commit"]}
+            for command, items in groups.items()]
 
 
 # --------------------------------------------------------------------------------------------

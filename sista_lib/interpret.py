@@ -5,7 +5,8 @@ A SISTA-RNN's weights are functions of the interpretable parameters
 read parameter by parameter. This module computes the numbers such a reading rests on; it returns
 small dataclasses and dicts of numbers (and a few short categorical labels), never sentences.
 
-- Loading and checking: :func:`load_run`, :func:`load_runs`, :func:`snapshot_mismatch`,
+- Loading and checking: :func:`study_data`, :func:`load_run`, :func:`load_runs`,
+  :func:`rescore_run`, :func:`snapshot_mismatch`, :func:`reproduction_gaps`,
   :func:`psnr_scorer`.
 - How far parameters moved: :func:`parameter_drift`, :func:`pooled_relative_change`,
   :func:`scalar_trajectories`, :func:`monotone_fraction`, :func:`lstm_role`.
@@ -15,8 +16,9 @@ small dataclasses and dicts of numbers (and a few short categorical labels), nev
   :func:`combine_readings`.
 - What the learned parameters do: :func:`rebuild_sista_rnn`, :func:`depth_sweep`,
   :func:`depth_sweep_kind`, :func:`reset_parameters`, :func:`ablation_losses`.
-- The dictionary: :func:`wavelet_bands`, :func:`atom_changes`, :func:`dictionary_spectrum`,
-  :func:`atom_recognition`, :func:`change_structure`, :func:`inverse_defects`.
+- The dictionary: :func:`wavelet_bands`, :func:`band_of`, :func:`atom_changes`,
+  :func:`dictionary_spectrum`, :func:`atom_recognition`, :func:`change_structure`,
+  :func:`inverse_defects`.
 - :math:`A`, :math:`F` and the codes: :func:`measurement_alignment`, :func:`diagonal_means`,
   :func:`dynamics_change`, :func:`code_sparsity`.
 - The black boxes: :func:`spectral_radius`, :func:`spectrum_change`, :func:`lstm_forget_bias`,
@@ -70,9 +72,13 @@ __all__ = [
     "GroupChange",
     "DictionarySpectrum",
     "Band",
+    "StudyData",
+    "study_data",
     "load_run",
     "load_runs",
+    "rescore_run",
     "snapshot_mismatch",
+    "reproduction_gaps",
     "psnr_scorer",
     "parameter_drift",
     "pooled_relative_change",
@@ -92,6 +98,7 @@ __all__ = [
     "reset_parameters",
     "ablation_losses",
     "wavelet_bands",
+    "band_of",
     "atom_changes",
     "dictionary_spectrum",
     "atom_recognition",
@@ -164,6 +171,81 @@ def _check_sista_rnn(model: Any, name: str = "model") -> SISTARNN:
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class StudyData:
+    r"""What a study's networks were trained and scored on (:func:`study_data`).
+
+    Attributes
+    ----------
+    A : (M, N) ndarray
+        The measurement matrix :math:`A_0` that measured the data (the initial :math:`A`).
+    D : (N, N) ndarray
+        The initial dictionary :math:`D_0`.
+    normalizer : sista_lib.data.Normalizer
+        Fitted on the study's training images.
+    test : (n_test, N, T) ndarray
+        The test images, grey levels in [0, 1].
+    test_provenance : tuple of str
+        Where each test image comes from, e.g. ``"ascent[245:398,273:426] flip hv"``.
+    """
+
+    A: np.ndarray
+    D: np.ndarray
+    normalizer: Any
+    test: np.ndarray
+    test_provenance: tuple[str, ...]
+
+    @property
+    def test_photos(self) -> tuple[str, ...]:
+        """The photo each test image is a crop of (its provenance up to ``[``)."""
+        return tuple(p.split("[")[0] for p in self.test_provenance)
+
+    @property
+    def first_of_each_photo(self) -> list[int]:
+        """Indices of the first test image of each photo, in the order the photos first appear."""
+        photos = self.test_photos
+        return [photos.index(name) for name in dict.fromkeys(photos)]
+
+
+def study_data(results: Mapping[str, Any], n: int = 128) -> StudyData:
+    r"""The measurement matrix, dictionary, normaliser and test images of a study, rebuilt from
+    its configuration as the study built them (:func:`sista_lib.data.make_splits` with its
+    data seed and source; the normaliser as recorded).
+
+    Parameters
+    ----------
+    results : dict from :func:`sista_lib.experiment.load_results`
+    n : int
+        Image size :math:`N` (the rows of an image, the length of a column).
+
+    Raises
+    ------
+    ValueError
+        If ``results`` lacks the configuration or the normaliser.
+    """
+    from .data import Normalizer, make_splits
+    from .dictionaries import paper_measurement_matrix, wavelet_dictionary
+
+    try:
+        cfg, record = results["config"], results["data"]["normalizer"]
+        m, a_seed, wavelet, level = cfg["m"], cfg["a_seed"], cfg["wavelet"], cfg["level"]
+        n_test, data_seed, source = cfg["n_test"], cfg["data_seed"], cfg["source"]
+    except (KeyError, TypeError):
+        raise ValueError("results must hold config (m, a_seed, wavelet, level, n_test, data_seed, "
+                         "source) and data.normalizer, as load_results returns them") from None
+    n = check_positive_int(n, "n")
+    extra: dict[str, Any] = {}
+    if source == "bundled" and cfg.get("test_photos"):
+        extra["test_photos"] = tuple(cfg["test_photos"])
+    elif source == "caltech256":
+        extra["caltech_root"] = cfg.get("caltech_root")
+    split = make_splits(0, 0, n_test, seed=data_seed, source=source, **extra)
+    return StudyData(A=paper_measurement_matrix(m, n, seed=a_seed),
+                     D=wavelet_dictionary(n, wavelet, level),
+                     normalizer=Normalizer.from_dict(record), test=split.test,
+                     test_provenance=tuple(split.provenance["test"]))
+
+
 def load_run(
     results: Mapping[str, Any],
     results_dir: str | Path,
@@ -232,6 +314,50 @@ def load_runs(
             for m in models}
 
 
+def rescore_run(
+    results: Mapping[str, Any],
+    results_dir: str | Path,
+    name: str,
+    seed: int,
+    data: StudyData,
+) -> tuple[dict[str, np.ndarray], float]:
+    r"""Score the checkpoint of one run again on the study's test images, and compare.
+
+    The trained network (:func:`load_run`) is scored by :func:`sista_lib.evaluate.evaluate`
+    with the study's SSIM convention, its estimates kept.
+
+    Parameters
+    ----------
+    results : dict from :func:`sista_lib.experiment.load_results`
+    results_dir : path of the study's folder
+    name : str
+        A model of the study.
+    seed : int
+    data : StudyData
+        The study's data (:func:`study_data`).
+
+    Returns
+    -------
+    (scores, gap)
+        ``scores``: per-image ``"mse"``, ``"psnr"``, ``"ssim"`` and the de-normalised
+        ``"estimates"``; ``gap``: :math:`\max |\text{recomputed} - \text{recorded}|` of the
+        per-image PSNR (dB), 0 when the checkpoint reproduces its recorded score.
+    """
+    from .evaluate import evaluate
+
+    if not isinstance(data, StudyData):
+        raise TypeError(f"data must be a StudyData (study_data(results)), got "
+                        f"{type(data).__name__}")
+    model, _ = load_run(results, results_dir, name, seed, data.A, data.D)
+    scores = evaluate(model, data.test, data.A, data.normalizer, return_estimates=True,
+                      ssim_convention=results.get("config", {}).get("ssim", "skimage"))
+    recorded = np.asarray(results["runs"][name][str(seed)]["test"]["per_image"]["psnr"])
+    if recorded.shape != scores["psnr"].shape:
+        raise ValueError(f"the run records {recorded.size} test scores, the study's data have "
+                         f"{scores['psnr'].size} test images")
+    return scores, float(np.abs(scores["psnr"] - recorded).max())
+
+
 def snapshot_mismatch(model: nn.Module, snapshot: Mapping[str, Mapping[str, float]]) -> float:
     r"""Largest difference between ``model``'s parameters and a per-epoch snapshot of them.
 
@@ -259,6 +385,48 @@ def snapshot_mismatch(model: nn.Module, snapshot: Mapping[str, Mapping[str, floa
     for pname, value in snapshot["scalars"].items():
         gap = max(gap, abs(float(params[pname].detach().reshape(())) - value))
     return gap
+
+
+def reproduction_gaps(
+    results: Mapping[str, Any],
+    pairs: Mapping[str, Mapping[int, tuple[nn.Module, nn.Module]]],
+    score: Callable[[nn.Module], float],
+) -> tuple[float, float]:
+    r"""How exactly loaded networks reproduce what their study recorded, over the runs of ``pairs``.
+
+    Parameters
+    ----------
+    results : dict from :func:`sista_lib.experiment.load_results`
+    pairs : dict model -> seed -> (trained, initial)
+        As :func:`load_runs` returns it.
+    score : callable
+        ``model -> mean test PSNR`` (dB), e.g. :func:`psnr_scorer`.
+
+    Returns
+    -------
+    (psnr_gap, norm_gap)
+        The largest :math:`|` ``score(trained)`` :math:`-` recorded mean test PSNR :math:`|`, and
+        the largest :func:`snapshot_mismatch` of an initial network against the run's epoch-0
+        snapshot; both 0 when the checkpoints and the rebuilt initial networks are those the study
+        trained and scored.
+
+    Raises
+    ------
+    ValueError
+        If ``pairs`` is empty or holds a run the study does not have.
+    """
+    runs = results.get("runs", {})
+    found = [(m, s, p) for m, seeds in pairs.items() for s, p in seeds.items()]
+    if not found:
+        raise ValueError("pairs must hold at least one run (load_runs(results, ...)), got none")
+    unknown = [f"{m} seed {s}" for m, s, _ in found if str(s) not in runs.get(m, {})]
+    if unknown:
+        raise ValueError(f"pairs must hold runs of the study, got {unknown}")
+    psnr_gap = max(abs(score(trained) - runs[m][str(s)]["test"]["summary"]["psnr"]["mean"])
+                   for m, s, (trained, _) in found)
+    norm_gap = max(snapshot_mismatch(initial, runs[m][str(s)]["train"]["snapshots"][0])
+                   for m, s, (_, initial) in found)
+    return float(psnr_gap), float(norm_gap)
 
 
 def psnr_scorer(x: ArrayLike, images: ArrayLike, normalizer: Any) -> Callable[[nn.Module], float]:
@@ -862,6 +1030,22 @@ def wavelet_bands(n: int, wavelet: str = "db4", level: int = 4) -> list[Band]:
     names = [("scaling", "s")] + [(f"detail {lv}", f"d{lv}") for lv in range(level, 0, -1)]
     return [Band(name, short, int(a), int(b))
             for (name, short), a, b in zip(names, edges[:-1], edges[1:])]
+
+
+def band_of(j: int, bands: Sequence[Band]) -> Band:
+    """The band of ``bands`` (:func:`wavelet_bands`) that holds atom ``j``.
+
+    Raises
+    ------
+    ValueError
+        If no band holds ``j``.
+    """
+    j = check_positive_int(j, "j", minimum=0)
+    for band in bands:
+        if band.start <= j < band.stop:
+            return band
+    raise ValueError(f"j must be the index of an atom of the bands (0 to "
+                     f"{max((b.stop for b in bands), default=0) - 1}), got {j}")
 
 
 def atom_changes(D: ArrayLike, D0: ArrayLike) -> tuple[np.ndarray, np.ndarray]:

@@ -132,3 +132,34 @@ def test_the_committed_study_verdicts_agree_with_its_numbers():
             assert row.value == pytest.approx(results["summary"]["sista_rnn"]["psnr"]["mean"])
         elif row.claim.startswith("faster_"):
             assert row.holds == (row.value is not None and row.value < row.other)
+
+
+def test_time_to_level():
+    r = study()
+    assert claims.time_to_level(r, "sista_rnn", 2.0) == (3, 3.0)      # 60 s per epoch
+    assert claims.time_to_level(r, "stacked_rnn", 2.0) == (4, 2.0)    # 30 s per epoch
+    assert claims.time_to_level(r, "sista_rnn", 1.0) == (None, None)
+    with pytest.raises(ValueError, match="model"):
+        claims.time_to_level(r, "lista", 1.0)
+
+
+def test_study_processes_group_runs_by_command_line():
+    def rec(command, start, end, wall, commit):
+        return {"command": command, "start": start, "end": end, "wall_time_s": wall, "git_commit": commit}
+
+    results = {"provenance": {"runs": {
+        "lstm_seed1": rec("python -m x --models lstm", "2026-01-01T02", "2026-01-01T03", 90.0, "c2"),
+        "baselines": rec("python -m x", "2026-01-01T00", "2026-01-01T01", 30.0, "c1"),
+        "lstm_seed0": rec("python -m x --models lstm", "2026-01-01T01", "2026-01-01T02", 60.0, "c1"),
+    }}}
+    assert claims.study_processes(results) == [
+        {"command": "python -m x --models lstm", "start": "2026-01-01T01", "end": "2026-01-01T03",
+         "runs": [("lstm_seed0", 60.0), ("lstm_seed1", 90.0)], "wall_time_s": 150.0,
+         "commit": "c1"},                             # the commit of the process's first run
+        {"command": "python -m x", "start": "2026-01-01T00", "end": "2026-01-01T01",
+         "runs": [("baselines", 30.0)], "wall_time_s": 30.0, "commit": "c1"},
+    ]
+    with pytest.raises(ValueError, match="results must hold provenance.runs"):
+        claims.study_processes({"runs": {}})
+    with pytest.raises(ValueError, match="at least one run"):
+        claims.study_processes({"provenance": {"runs": {}}})

@@ -463,3 +463,90 @@ def test_read_sista_rnn_of_an_untrained_network_and_combined_readings(problem):
     assert both["alpha"] == 2.0 and both["sv_min"] == 0.5 and both["regime"] == "mixed"
     with pytest.raises(ValueError, match="how"):
         interpret.combine_readings([r], {"alpha": "median"})
+
+
+def _tiny_study(tmp_path, psnr_shift=0.0):
+    """A study of one SISTA-RNN run on two random images, its checkpoint and its record."""
+    from sista_lib.data import Normalizer
+    from sista_lib.evaluate import evaluate
+
+    rng = np.random.default_rng(3)
+    images = rng.uniform(0.2, 0.8, (2, 128, 16))
+    A, D = paper_measurement_matrix(32, 128), wavelet_dictionary(128, "db4", 4)
+    normalizer = Normalizer.fit(images)
+    trained = SISTARNN(A, D, None, 1.2, 0.4, 0.9, dtype=torch.float64)
+    save_parameters(tmp_path / "ckpt.safetensors", trained)
+    recorded = evaluate(trained, images, A, normalizer)["psnr"] + np.array([0.0, psnr_shift])
+    results = {"config": {"dtype": "float64", "ssim": "skimage"}, "models": ["sista_rnn"],
+               "runs": {"sista_rnn": {"0": {"checkpoint": "ckpt.safetensors",
+                                            "test": {"per_image": {"psnr": recorded.tolist()}}}}}}
+    data = interpret.StudyData(A=A, D=D, normalizer=normalizer, test=images,
+                               test_provenance=("cat[0:9,0:9]", "cat[1:9,0:9] flip h"))
+    return results, data
+
+
+def test_rescore_run_reproduces_the_recorded_scores(tmp_path):
+    results, data = _tiny_study(tmp_path)
+    scores, gap = interpret.rescore_run(results, tmp_path, "sista_rnn", 0, data)
+    assert gap == 0.0 and scores["estimates"].shape == (2, 128, 16) and scores["psnr"].shape == (2,)
+    results, data = _tiny_study(tmp_path, psnr_shift=0.5)
+    assert interpret.rescore_run(results, tmp_path, "sista_rnn", 0, data)[1] == pytest.approx(0.5, abs=1e-12)
+    with pytest.raises(TypeError, match="data must be a StudyData"):
+        interpret.rescore_run(results, tmp_path, "sista_rnn", 0, (data.A, data.D))
+
+
+def test_study_data_rebuilds_the_test_images_and_names_their_photos():
+    from sista_lib.data import Normalizer, make_splits
+
+    normalizer = Normalizer(mean=0.4, column_std=0.1)
+    cfg = {"m": 8, "a_seed": 1, "wavelet": "db2", "level": 2, "n_test": 4, "data_seed": 7,
+           "source": "bundled"}
+    data = interpret.study_data({"config": cfg, "data": {"normalizer": normalizer.to_dict()}}, n=32)
+    np.testing.assert_array_equal(data.A, paper_measurement_matrix(8, 32, seed=1))
+    np.testing.assert_array_equal(data.D, wavelet_dictionary(32, "db2", 2))
+    split = make_splits(0, 0, 4, seed=7)
+    np.testing.assert_array_equal(data.test, split.test)
+    assert data.test_provenance == tuple(split.provenance["test"])
+    assert data.normalizer.to_dict() == normalizer.to_dict()
+    photos = [p.split("[")[0] for p in split.provenance["test"]]
+    assert data.test_photos == tuple(photos)
+    assert data.first_of_each_photo == [photos.index(p) for p in dict.fromkeys(photos)]
+    with pytest.raises(ValueError, match="results must hold config"):
+        interpret.study_data({"config": cfg})
+
+
+def test_study_data_first_of_each_photo():
+    data = interpret.StudyData(A=np.eye(2), D=np.eye(2), normalizer=None, test=np.zeros((4, 2, 2)),
+                               test_provenance=("b[0:1]", "a[0:1]", "b[1:2] flip h", "a[2:3]"))
+    assert data.test_photos == ("b", "a", "b", "a") and data.first_of_each_photo == [0, 1]
+
+
+def test_reproduction_gaps_of_checkpoints_and_initial_networks(problem):
+    A, D = problem
+    initial = paper_net(A, D)
+    trained = SISTARNN(A, D, None, 1.5, 0.6, 0.9, dtype=torch.float64)
+    record = {"test": {"summary": {"psnr": {"mean": 19.25}}},
+              "train": {"snapshots": [parameter_snapshot(initial)]}}
+    results = {"runs": {"sista_rnn": {"0": record, "1": record}}}
+    pairs = {"sista_rnn": {0: (trained, initial), 1: (trained, trained)}}
+    psnr_gap, norm_gap = interpret.reproduction_gaps(results, pairs, lambda net: 20.0)
+    assert psnr_gap == 0.75
+    assert norm_gap == pytest.approx(0.5)            # seed 1's "initial" network is the trained one
+    assert interpret.reproduction_gaps(results, {"sista_rnn": {0: (trained, initial)}},
+                                       lambda net: 19.25) == (0.0, 0.0)
+    with pytest.raises(ValueError, match="pairs must hold at least one run"):
+        interpret.reproduction_gaps(results, {}, lambda net: 0.0)
+    with pytest.raises(ValueError, match=r"pairs must hold runs of the study, got \['sista_rnn seed 2'\]"):
+        interpret.reproduction_gaps(results, {"sista_rnn": {2: (trained, initial)}}, lambda net: 0.0)
+
+
+def test_band_of_finds_the_band_of_an_atom():
+    bands = interpret.wavelet_bands(N, "db2", 2)
+    assert interpret.band_of(0, bands) == bands[0]
+    assert interpret.band_of(N - 1, bands).short == "d1"
+    assert interpret.band_of(bands[1].start, bands) == bands[1]
+    assert interpret.band_of(bands[1].start - 1, bands) == bands[0]
+    with pytest.raises(ValueError, match=rf"j must be the index of an atom of the bands \(0 to {N - 1}\), got {N}"):
+        interpret.band_of(N, bands)
+    with pytest.raises(ValueError, match="j must be >= 0"):
+        interpret.band_of(-1, bands)

@@ -96,3 +96,227 @@ def test_frames_player_embeds_one_frame_per_value_and_no_network():
         plot.frames_player(plt.figure(), update, [1], fmt="gif")
     with pytest.raises(ValueError, match="start must index values"):
         plot.frames_player(plt.figure(), update, [1, 2], start=2)
+
+
+# --------------------------------------------------------------------------------------------
+# the figures of the training and reading chapters
+# --------------------------------------------------------------------------------------------
+
+
+class _Band:
+    def __init__(self, short, start, stop):
+        self.short, self.start, self.stop = short, start, stop
+
+
+BANDS = [_Band("s", 0, 2), _Band("d2", 2, 4), _Band("d1", 4, 8)]
+
+
+def _colors(lines):
+    return [matplotlib.colors.to_hex(ln.get_color()) for ln in lines]
+
+
+def test_series_without_a_style_take_the_book_colours_in_turn():
+    looks = plot._series_styles(["ref", "a", "b"], {"ref": plot.REFERENCE_STYLE})
+    assert looks == {"ref": {"color": "0.35", "ls": ":"},
+                     "a": {"color": plot.BOOK_COLORS[0], "ls": plot.BOOK_LINESTYLES[0]},
+                     "b": {"color": plot.BOOK_COLORS[1], "ls": plot.BOOK_LINESTYLES[1]}}
+    with pytest.raises(TypeError, match="styles must be a mapping of series labels"):
+        plot._series_styles(["a"], [{"color": "k"}])
+
+
+def test_legend_below_collects_the_entries_of_one_axes():
+    fig, axes = plt.subplots(1, 2)
+    axes[0].plot([0, 1], label="a")
+    axes[1].plot([0, 1], label="b")
+    legend = plot.legend_below(fig, axes[0], ncol=3)
+    assert [t.get_text() for t in legend.get_texts()] == ["a"] and not legend.get_frame_on()
+    assert [t.get_text() for t in plot.legend_below(fig).get_texts()] == ["a", "b"]
+    with pytest.raises(ValueError, match=r"space must be a fraction of the figure's height in \[0, 1\), got 1.5"):
+        plot.legend_below(fig, space=1.5)
+
+
+def test_learning_curves_from_epoch_zero_with_markers():
+    ax = plot.plot_learning_curves({"m": [3.0, 2.0, 1.0]}, start=0, marker="o", figsize=(5.4, 3.0))
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), [0, 1, 2])
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [3.0, 2.0, 1.0])
+    assert ax.lines[0].get_marker() == "o" and tuple(ax.figure.get_size_inches()) == (5.4, 3.0)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["m"]
+    with pytest.raises(TypeError, match="start must be an integer epoch, got float"):
+        plot.plot_learning_curves({"m": [1.0]}, start=0.5)
+
+
+def test_crops_and_measurements():
+    images = [np.full((4, 4), 0.2), np.full((4, 4), 0.8)]
+    x = np.array([[1.0, -2.0, 0.5], [0.0, 1.0, -1.0]])           # (T, M) = (2, 3)
+    fig = plot.plot_crops_and_measurements(images, ["a", "b"], x)
+    assert len(fig.axes) == 3 and [ax.get_title() for ax in fig.axes[:2]] == ["a", "b"]
+    np.testing.assert_array_equal(fig.axes[1].images[0].get_array(), images[1])
+    bottom = fig.axes[2]
+    np.testing.assert_array_equal(bottom.images[0].get_array(), x.T)
+    assert bottom.images[0].get_clim() == (-2.0, 2.0) and bottom.get_ylabel() == "$x_t$ (3 entries)"
+    with pytest.raises(ValueError, match="titles \\(one per image\\) must have 2 entries, got 1"):
+        plot.plot_crops_and_measurements(images, ["a"], x)
+    with pytest.raises(ValueError, match=r"measurements must be a \(T, M\) array, got shape \(3,\)"):
+        plot.plot_crops_and_measurements(images, ["a", "b"], x[0])
+
+
+def test_training_progress_per_epoch_and_in_time():
+    curves = {"a": [4.0, 2.0], "b": [3.0, 1.0]}
+    minutes = {"a": [0.5, 1.0], "b": [2.0, 4.0]}
+    fig = plot.plot_training_progress(curves, minutes, bands={"a": ([3.5, 1.5], [4.5, 2.5])},
+                                      reference=5.0, reference_label="start")
+    left, right = fig.axes
+    assert left.get_legend() is None and left.get_yscale() == right.get_yscale() == "log"
+    np.testing.assert_array_equal(left.lines[1].get_ydata(), [3.0, 1.0])
+    np.testing.assert_array_equal(right.lines[0].get_xdata(), [0.5, 1.0])
+    np.testing.assert_array_equal(right.lines[1].get_ydata(), [3.0, 1.0])
+    assert left.lines[2].get_ydata()[0] == 5.0 and len(left.collections) == 1
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b", "start"]
+    assert (left.get_title(), right.get_title(), right.get_xlabel()) == (
+        "per epoch", "against training time", "training time (min)")
+    with pytest.raises(ValueError, match="minutes must have the times of every curve, got none for 'b'"):
+        plot.plot_training_progress(curves, {"a": [0.5, 1.0]})
+    with pytest.raises(ValueError, match=r"minutes\['a'\] \(one per epoch\) must have 2 entries, got 1"):
+        plot.plot_training_progress(curves, {"a": [1.0], "b": [1.0, 2.0]})
+
+
+def test_reconstruction_grid_clips_and_titles_each_estimate():
+    originals = [np.full((3, 3), 0.5), np.zeros((3, 3))]
+    est = np.array([np.full((3, 3), 1.5), np.full((3, 3), -0.2)])
+    fig = plot.plot_reconstruction_grid(originals, {"net": est, "alg": est * 0}, scores={"net": [21.26, 9.0],
+                                        "alg": [1.0, 2.0]}, column_titles=["p", "q"])
+    assert len(fig.axes) == 6
+    axes = np.array(fig.axes).reshape(3, 2)
+    assert [ax.get_title() for ax in axes[0]] == ["p", "q"]
+    assert [ax.get_title() for ax in axes[1]] == ["21.3 dB", "9.0 dB"]
+    assert [axes[r, 0].get_ylabel() for r in range(3)] == ["original", "net", "alg"]
+    np.testing.assert_array_equal(axes[1, 0].images[0].get_array(), np.ones((3, 3)))
+    np.testing.assert_array_equal(axes[1, 1].images[0].get_array(), np.zeros((3, 3)))
+    np.testing.assert_array_equal(axes[0, 0].images[0].get_array(), originals[0])
+    with pytest.raises(ValueError, match=r"estimates\['net'\] \(one per original\) must have 2 entries, got 1"):
+        plot.plot_reconstruction_grid(originals, {"net": est[:1]})
+    with pytest.raises(ValueError, match="scores must have the scores of every row, got none for 'net'"):
+        plot.plot_reconstruction_grid(originals, {"net": est}, scores={})
+
+
+def test_plot_lines_and_depth_sweep():
+    ax = plot.plot_lines([1, 2, 3], {"a": [1.0, 2.0, 3.0], "b": [3.0, 2.0, 1.0]}, baseline=0.0, marker="o",
+                         xlabel="k", ylabel="v")
+    assert len(ax.lines) == 3 and ax.get_legend() is None and (ax.get_xlabel(), ax.get_ylabel()) == ("k", "v")
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [3.0, 2.0, 1.0])
+    assert _colors(ax.lines[:2]) == [plot.BOOK_COLORS[0].lower(), plot.BOOK_COLORS[1].lower()]
+    assert ax.lines[0].get_marker() == "o" and list(ax.lines[2].get_ydata()) == [0.0, 0.0]
+    with pytest.raises(ValueError, match=r"curves\['a'\] \(one value per x\) must have 3 entries, got 2"):
+        plot.plot_lines([1, 2, 3], {"a": [1.0, 2.0]})
+    fig = plot.plot_depth_sweep([1, 2, 4], {"untrained": [5.0, 5.0, 5.0], "trained": [7.0, 3.0, 6.0]},
+                                trained_k=2, styles={"untrained": plot.REFERENCE_STYLE})
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and ax.get_xlabel() == "layers / iterations K (trained with K = 2)"
+    assert ax.lines[0].get_linestyle() == ":" and ax.lines[0].get_color() == "0.35"
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [7.0, 3.0, 6.0])
+    assert list(ax.lines[2].get_xdata()) == [2, 2]                     # the trained depth
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["untrained", "trained"]
+    with pytest.raises(ValueError, match=r"scores\['trained'\] \(one per K\) must have 3 entries, got 1"):
+        plot.plot_depth_sweep([1, 2, 4], {"trained": [7.0]})
+
+
+def test_parameter_trajectories_one_line_per_run_with_marks_and_envelope():
+    runs = [{"a": [1.0, 1.5, 2.0], "b": [0.0, 0.1, 0.2]}, {"a": [1.0, 1.2, 1.1], "b": [0.0, 0.3, 0.2]}]
+    fig = plot.plot_parameter_trajectories({"net": runs}, {"a": "alpha", "b": "beta"}, marks={"net": [2, 1]},
+                                           reference={"a": 1.0}, reach=[0.0, 1.0, 2.0], ncols=2,
+                                           figsize=(6, 3))
+    ax_a, ax_b = fig.axes
+    assert (ax_a.get_title(), ax_b.get_title(), ax_a.get_xlabel()) == ("alpha", "beta", "epoch")
+    # per run: its line and its mark; then the envelope on the panel with a reference
+    assert len(ax_a.lines) == 2 * 2 + 2 and len(ax_b.lines) == 2 * 2
+    np.testing.assert_array_equal(ax_a.lines[0].get_ydata(), [1.0, 1.5, 2.0])
+    assert list(ax_a.lines[1].get_xdata()) == [2] and list(ax_a.lines[1].get_ydata()) == [2.0]
+    assert list(ax_b.lines[3].get_ydata()) == [0.3]
+    np.testing.assert_array_equal(ax_a.lines[4].get_ydata(), [1.0, 2.0, 3.0])
+    np.testing.assert_array_equal(ax_a.lines[5].get_ydata(), [1.0, 0.0, -1.0])
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["net", r"$\theta_0 \pm \eta s$"]
+    with pytest.raises(ValueError, match=r"marks\['net'\] \(one per run\) must have 2 entries, got 1"):
+        plot.plot_parameter_trajectories({"net": runs}, {"a": "alpha"}, marks={"net": [2]})
+    with pytest.raises(ValueError, match=r"trajectories\['net'\]\[0\] must have every key of panels, got none for \['c'\]"):
+        plot.plot_parameter_trajectories({"net": runs}, {"c": "gamma"})
+    with pytest.raises(ValueError, match="ncols must be an integer >= 1, got 0"):
+        plot.plot_parameter_trajectories({"net": runs}, {"a": "alpha"}, ncols=0)
+
+
+def test_mark_bands_and_atom_profiles():
+    ax = plot.mark_bands(plt.subplots()[1], BANDS)
+    assert [ln.get_xdata()[0] for ln in ax.lines] == [1.5, 3.5]
+    assert [t.get_text() for t in ax.texts] == ["s", "d2", "d1"] and ax.texts[2].get_position()[0] == 6.0
+    assert len(plot.mark_bands(plt.subplots()[1], BANDS, names=False).texts) == 0
+    runs = np.array([[0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0], [2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]])
+    fig = plot.plot_atom_profiles([{"a": runs, "b": runs + 1}, {"a": runs, "b": runs}], ["top", "bottom"],
+                                  references=[None, 1.0], bands=BANDS)
+    top, bottom = fig.axes
+    np.testing.assert_array_equal(top.lines[0].get_ydata(), runs.mean(0))
+    np.testing.assert_array_equal(top.lines[1].get_ydata(), runs.mean(0) + 1)
+    assert len(top.collections) == 2 and len(top.texts) == 3 and len(bottom.texts) == 0
+    assert list(bottom.lines[2].get_ydata()) == [1.0, 1.0]              # the reference level
+    assert (top.get_ylabel(), bottom.get_ylabel(), bottom.get_xlabel()) == ("top", "bottom", "atom index j")
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["a", "b"]
+    with pytest.raises(ValueError, match=r"ylabels \(one per panel\) must have 2 entries, got 1"):
+        plot.plot_atom_profiles([{"a": runs}, {"a": runs}], ["top"])
+    with pytest.raises(ValueError, match=r"panels\[0\]\['a'\] must be a \(runs, atoms\) array, got shape \(8,\)"):
+        plot.plot_atom_profiles([{"a": runs[0]}], ["top"])
+
+
+def test_singular_values_and_spectrum_change():
+    ax = plot.plot_singular_values({"a": [[3.0, 2.0], [2.5, 1.0]], "b": [[1.0, 0.5]]}, reference=1.0,
+                                   title="t")
+    assert len(ax.lines) == 4 and ax.get_title() == "t"
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [2.5, 1.0])
+    assert _colors(ax.lines[:3]) == [plot.BOOK_COLORS[0].lower()] * 2 + [plot.BOOK_COLORS[1].lower()]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    with pytest.raises(ValueError, match=r"values\['a'\]\[0\] must be 1-d singular values, got shape \(1, 2\)"):
+        plot.plot_singular_values({"a": [[[1.0, 2.0]]]})
+    W0, W = np.diag([3.0, 1.0]), np.diag([1.0, 4.0])
+    ax = plot.plot_spectrum_change([(W0, W)], title="s")
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [3.0, 1.0])
+    np.testing.assert_array_equal(ax.lines[1].get_ydata(), [4.0, 1.0])
+    assert (ax.lines[0].get_linestyle(), ax.lines[1].get_linestyle()) == (":", "-")
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["layer 1", "initial", "trained"]
+    with pytest.raises(ValueError, match=r"pairs\[0\] must be an \(initial, trained\) pair, got 1 entries"):
+        plot.plot_spectrum_change([(W0,)])
+    with pytest.raises(ValueError, match=r"pairs\[0\]\[1\] must be a matrix, got shape \(2,\)"):
+        plot.plot_spectrum_change([(W0, np.ones(2))])
+
+
+def test_code_sparsity_histogram_and_usage():
+    sparsity = {"ref": {"counts": np.array([0, 2, 2, 5]), "atom_usage": np.array([0.5, 0.25, 0.0, 1.0])},
+                "net": {"counts": np.array([1, 1]), "atom_usage": np.array([0.0, 0.5, 0.5, 0.5])}}
+    fig = plot.plot_code_sparsity(sparsity, bands=BANDS[:2], styles={"ref": plot.REFERENCE_STYLE})
+    top, bottom = fig.axes
+    np.testing.assert_array_equal(bottom.lines[1].get_ydata(), [0.0, 0.5, 0.5, 0.5])
+    assert bottom.lines[0].get_color() == "0.35"
+    # bins [0, 2), [2, 4] of weight 1 / (number of codes): ref 1 and 2 of its 4 codes, net both
+    heights = [sorted(set(p.get_path().vertices[:, 1])) for p in top.patches]
+    assert heights == [[0.0, 0.25, 0.5], [0.0, 1.0]]
+    assert top.get_xlabel() == r"non-zero entries of $\hat h_t$ (of 4)" and len(bottom.texts) == 2
+    with pytest.raises(ValueError, match=r"sparsity\['net'\] must have 'counts' and 'atom_usage', got none for \['counts'\]"):
+        plot.plot_code_sparsity({"net": {"atom_usage": [0.0]}})
+
+
+def test_matrices_blocks_and_eigenvalues():
+    fig = plot.plot_matrices({"A": np.eye(2), "B": -np.eye(3), "C": np.ones((2, 2))}, ncols=2)
+    shown = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in shown] == ["A", "B", "C"] and not fig.axes[3].axison
+    np.testing.assert_array_equal(shown[1].images[0].get_array(), -np.eye(3))
+    assert list(shown[0].get_xticks()) == []
+    ax = plot.plot_matrix_blocks(np.arange(12.0).reshape(2, 6), ["i", "f", "o"], title="gates")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["i", "f", "o"]
+    assert list(ax.get_xticks()) == [1.0, 3.0, 5.0] and [ln.get_xdata()[0] for ln in ax.lines] == [1.5, 3.5]
+    with pytest.raises(ValueError, match="blocks must split the 6 columns of M into equal blocks, got 4 blocks"):
+        plot.plot_matrix_blocks(np.ones((2, 6)), ["a", "b", "c", "d"])
+    fig = plot.plot_eigenvalues({"W": (np.diag([0.5, -0.25]), np.array([[0.0, -1.0], [1.0, 0.0]]))}, ncols=2)
+    ax = fig.axes[0]
+    assert ax.get_title() == "W" and len(ax.lines) == 3 and not fig.axes[1].axison
+    np.testing.assert_allclose(np.abs(ax.lines[0].get_xdata() + 1j * ax.lines[0].get_ydata()), 1.0)
+    assert sorted(ax.lines[1].get_xdata()) == [-0.25, 0.5] and list(ax.lines[1].get_ydata()) == [0.0, 0.0]
+    assert sorted(ax.lines[2].get_ydata()) == [-1.0, 1.0]           # a rotation: eigenvalues +-i
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["initial", "trained"]
+    with pytest.raises(ValueError, match=r"pairs\['W'\]\[1\] must be a square matrix, got shape \(2, 3\)"):
+        plot.plot_eigenvalues({"W": (np.eye(2), np.ones((2, 3)))})

@@ -1,0 +1,291 @@
+r"""What a chapter shows besides its figures: tables, and the numbers its prose quotes.
+
+- Tables: :func:`format_cell` writes one cell, :func:`html_table` a whole table as HTML and
+  :func:`show_table` displays it in a notebook.
+- Chapter 5's two tables of a study, built from its results dict
+  (:func:`sista_lib.experiment.load_results`): :func:`results_rows` (every method's test
+  scores) and :func:`claims_rows` (the paper's claims, :func:`sista_lib.claims.claims_table`);
+  and :func:`provenance_report`, where, when and with which code the study ran.
+- Numbers in the prose: :func:`glue_values` rounds them, :func:`glue_all` hands them to
+  MyST-NB's ``glue``, so that a sentence quotes the value computed above it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from ._checks import check_positive_int
+from .claims import study_processes
+from .experiment import MODEL_LABELS, results_table
+
+__all__ = [
+    "RESULT_ORDER",
+    "RESULT_LABELS",
+    "format_cell",
+    "html_table",
+    "show_table",
+    "results_rows",
+    "claims_rows",
+    "provenance_report",
+    "glue_values",
+    "glue_all",
+]
+
+#: The rows of the results table, top to bottom: the algorithms, the black boxes, the SISTA-RNNs.
+RESULT_ORDER = ("sista_untrained", "sista_converged", "lasso_converged", "stacked_rnn", "lstm",
+                "sista_rnn", "sista_rnn_released")
+#: How the results table names each method (``sista_lib.experiment.MODEL_LABELS`` otherwise).
+RESULT_LABELS = {**MODEL_LABELS, "sista_rnn": "SISTA-RNN, paper",
+                 "sista_rnn_released": "SISTA-RNN, released code",
+                 "sista_untrained": "SISTA, K = 3, untrained",
+                 "lasso_converged": "per-column Lasso, converged"}
+
+
+# --------------------------------------------------------------------------------------------
+# tables
+# --------------------------------------------------------------------------------------------
+
+
+def format_cell(value: Any, digits: int = 2) -> str:
+    """One table cell: None as "never", a boolean as "yes" or "no", a float with ``digits``
+    decimals, anything else as ``str`` gives it.
+
+    Raises
+    ------
+    TypeError
+        If ``digits`` is not an integer.
+    ValueError
+        If ``digits`` is negative.
+    """
+    digits = check_positive_int(digits, "digits", minimum=0)
+    if value is None or isinstance(value, (bool, np.bool_)):
+        return {None: "never", True: "yes", False: "no"}[None if value is None else bool(value)]
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def _check_table(header: Sequence[Any], rows: Sequence[Sequence[Any]]) -> tuple[list, list]:
+    if isinstance(header, str) or not isinstance(header, Sequence):
+        raise TypeError(f"header must be a sequence of column titles, got {type(header).__name__}")
+    header = list(header)
+    if not header:
+        raise ValueError("header must name at least one column, got an empty sequence")
+    body = []
+    for i, row in enumerate(rows):
+        if isinstance(row, str) or not isinstance(row, Sequence):
+            raise TypeError(f"rows[{i}] must be a sequence of cells, got {type(row).__name__}")
+        if len(row) != len(header):
+            raise ValueError(f"rows[{i}] must have {len(header)} cells (one per column of "
+                             f"header), got {len(row)}")
+        body.append(list(row))
+    return header, body
+
+
+def html_table(header: Sequence[Any], rows: Sequence[Sequence[Any]], *,
+               left: int | None = 1) -> str:
+    """A table as HTML: a head row of ``header``, then one row per entry of ``rows``.
+
+    Cells are written as ``str`` gives them and are not escaped: a cell may hold markup such as
+    ``<em>``.
+
+    Parameters
+    ----------
+    header : sequence
+        The column titles.
+    rows : sequence of sequences
+        The cells, as many per row as ``header`` has titles.
+    left : int or None, default 1
+        Left-align the first ``left`` columns (the names of the rows) and right-align the others
+        (numbers); None: no alignment, the page's own.
+
+    Returns
+    -------
+    str
+        ``<table><thead>...</thead><tbody>...</tbody></table>``.
+
+    Raises
+    ------
+    ValueError
+        If a row has another number of cells than ``header``, or ``left`` is negative.
+    """
+    header, body = _check_table(header, rows)
+    if left is not None:
+        left = check_positive_int(left, "left", minimum=0)
+
+    def cell(tag: str, i: int, content: Any) -> str:
+        align = "" if left is None or i < left else " align='right'"
+        return f"<{tag}{align}>{content}</{tag}>"
+
+    head = "".join(cell("th", i, h) for i, h in enumerate(header))
+    trs = "".join("<tr>" + "".join(cell("td", i, c) for i, c in enumerate(row)) + "</tr>"
+                  for row in body)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{trs}</tbody></table>"
+
+
+def show_table(header: Sequence[Any], rows: Sequence[Sequence[Any]], *,
+               left: int | None = 1) -> None:
+    """Display :func:`html_table` ``(header, rows, left=left)`` in a notebook."""
+    from IPython.display import HTML, display
+
+    display(HTML(html_table(header, rows, left=left)))
+
+
+def _score(row: Mapping[str, Any], key: str, digits: int) -> str:
+    text = f"{row[key]:.{digits}f}"
+    return text if row[key + "_std"] is None else text + f" ± {row[key + '_std']:.{digits}f}"
+
+
+def _iterations(entry: Mapping[str, Any]) -> str:
+    if "iterations_mean" in entry:
+        return (f"{entry['iterations_mean']:.1f} iterations (mean), "
+                f"{entry['iterations_max']} (max)")
+    return f"{entry['n_iter']} iterations"
+
+
+def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_ORDER,
+                 labels: Mapping[str, str] | None = None) -> tuple[list[str], list[list[str]]]:
+    r"""The table of every method's test scores in a study, as ``(header, rows)``.
+
+    One row per method of ``order`` that the study has: its name, the number of trained
+    parameters ("none" for an algorithm), its layers (a network) or iterations (an algorithm; the
+    mean and the largest number when it runs to convergence), the test MSE, PSNR (dB) and SSIM
+    (for a trained network the mean over seeds :math:`\pm` the standard deviation across
+    seeds), and, for a trained network, its mean best epoch and training time per run (minutes).
+
+    Parameters
+    ----------
+    results : dict from :func:`sista_lib.experiment.load_results`
+    order : sequence of str
+        Methods (models and baselines of the study), top to bottom.
+    labels : mapping, optional
+        Names of the methods; default :data:`RESULT_LABELS`.
+
+    Raises
+    ------
+    ValueError
+        If ``order`` names no method of the study.
+    """
+    labels = RESULT_LABELS if labels is None else {**RESULT_LABELS, **labels}
+    rows = {r["method"]: r for r in results_table(results, fmt="rows")}
+    keys = [k for k in order if k in rows]
+    if not keys:
+        raise ValueError(f"order must name methods of the study {sorted(rows)}, got {list(order)}")
+    base = results.get("baselines") or {}
+    header = ["method", "trained parameters", "layers / iterations", "test MSE", "test PSNR (dB)",
+              "test SSIM", "best epoch (mean)", "training time per run (min)"]
+    body = []
+    for k in keys:
+        r = rows[k]
+        line = [labels.get(k, k), f"{r['n_parameters']:,}" if r["trained"] else "none",
+                _iterations(base[k]) if k in base else f"{r['layers']} layers",
+                _score(r, "mse", 1), _score(r, "psnr", 2), _score(r, "ssim", 4)]
+        line += ([f"{r['best_epoch_mean']:.1f}", f"{r['train_time_s_mean'] / 60:.1f}"]
+                 if r["trained"] else ["", ""])
+        body.append(line)
+    return header, body
+
+
+def claims_rows(rows: Sequence[Any]) -> tuple[list[str], list[list[str]]]:
+    """The claims table, as ``(header, rows)``: one row per :class:`sista_lib.claims.ClaimRow`.
+
+    Columns: the claim with what is measured (in italics), the SISTA-RNN's value, the value it
+    is compared with, their difference, the verdict, and the further numbers of the measurement
+    that the row has (SSIM difference, the share of test images on which the SISTA-RNN is better,
+    whether the seeds of the two networks are separated). Values never reached read "never".
+
+    Raises
+    ------
+    TypeError
+        If an entry of ``rows`` is not a claim row.
+    """
+    details = (("ssim_difference", lambda v: f"SSIM difference {v:+.4f}"),
+               ("win_fraction", lambda v: f"better on {100 * v:.0f} % of the test images"),
+               ("seeds_separated", lambda v: f"seeds separated: {format_cell(v)}"))
+    header = ["claim, and what is measured", "SISTA-RNN (paper)", "compared with", "difference",
+              "verdict", "details"]
+    body = []
+    for i, r in enumerate(rows):
+        if not all(hasattr(r, a) for a in ("statement", "quantity", "value", "other", "details")):
+            raise TypeError(f"rows[{i}] must be a sista_lib.claims.ClaimRow, got "
+                            f"{type(r).__name__}")
+        difference = "" if r.difference is None else format_cell(r.difference)
+        body.append([f"{r.statement}<br><em>{r.quantity}</em>", format_cell(r.value),
+                     format_cell(r.other), difference, r.verdict,
+                     "; ".join(f(r.details[k]) for k, f in details if k in r.details)])
+    return header, body
+
+
+def provenance_report(results: Mapping[str, Any]) -> str:
+    """Where, when and with which code a study ran, as lines of text.
+
+    The git commit, machine and package versions recorded by its first run; then each process
+    (:func:`sista_lib.claims.study_processes`): its command line, when it ran, its runs and their
+    wall times; then the span of the whole study, its merge, and the commits of the library that
+    the processes ran (each the commit of its first run, shortened to 10 characters).
+
+    Raises
+    ------
+    ValueError
+        If ``results`` holds no provenance of its runs or of its merge.
+    """
+    processes = study_processes(results)
+    merge = results["provenance"].get("merge")
+    if not merge:
+        raise ValueError("results must hold provenance.merge, the record of the study's merge")
+    first = next(iter(results["provenance"]["runs"].values()))
+    lines = [f"git commit {first['git_commit']} (uncommitted changes to tracked files: "
+             f"{first['git_dirty']})",
+             f"machine: {first['cpu']}, {first['cpu_count']} cores, GPU: {first['gpu']}; "
+             f"torch threads per process: {first['torch_threads']}",
+             "versions: " + ", ".join(f"{k} {v}" for k, v in first["versions"].items())]
+    for p in processes:
+        lines.append(f"\n$ {p['command']}\n  {p['start']} -> {p['end']}; {len(p['runs'])} runs, "
+                     f"{p['wall_time_s'] / 60:.1f} min of wall time in total")
+        lines += [f"    {run_id:26s} {seconds / 60:6.1f} min" for run_id, seconds in p["runs"]]
+    lines.append(f"\nstudy: {min(p['start'] for p in processes)} -> "
+                 f"{max(p['end'] for p in processes)}; merged at {merge['end']} by "
+                 f"'{merge['command']}'")
+    lines.append("library code of every process: commit "
+                 + ", ".join(sorted({p["commit"][:10] for p in processes})))
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------
+# glued values
+# --------------------------------------------------------------------------------------------
+
+
+def glue_values(values: Mapping[str, Any], digits: int = 4) -> dict[str, Any]:
+    """The values as :func:`glue_all` glues them: floats (NumPy's included) rounded to ``digits``
+    decimals, NumPy integers as ``int``, anything else (labels, formatted numbers) as it is.
+
+    Raises
+    ------
+    TypeError
+        If ``values`` is not a mapping with string keys, or ``digits`` is not an integer.
+    ValueError
+        If ``digits`` is negative.
+    """
+    if not isinstance(values, Mapping):
+        raise TypeError(f"values must be a mapping of names to values, got {type(values).__name__}")
+    digits = check_positive_int(digits, "digits", minimum=0)
+    out = {}
+    for name, value in values.items():
+        if not isinstance(name, str):
+            raise TypeError(f"values must have string keys (the glued names), got {name!r}")
+        if isinstance(value, (float, np.floating)):
+            value = round(float(value), digits)
+        out[name] = int(value) if isinstance(value, np.integer) else value
+    return out
+
+
+def glue_all(values: Mapping[str, Any], digits: int = 4) -> None:
+    """Glue every value of ``values`` under its name, without displaying it (MyST-NB's
+    ``glue(name, value, display=False)``), as :func:`glue_values` rounds it. The prose then
+    quotes each by its name, with MyST-NB's ``glue:text`` role.
+    """
+    from myst_nb import glue
+
+    for name, value in glue_values(values, digits).items():
+        glue(name, value, display=False)

@@ -1,0 +1,181 @@
+"""Tests of sista_lib.book: each table is checked cell by cell on a small results dict whose
+numbers are known, the glued values on their rounding, plus the error messages."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from sista_lib import book
+from sista_lib.claims import ClaimRow
+
+
+# --------------------------------------------------------------------------------------------
+# cells and tables
+# --------------------------------------------------------------------------------------------
+
+
+def test_format_cell():
+    assert book.format_cell(None) == "never"
+    assert (book.format_cell(True), book.format_cell(False), book.format_cell(np.bool_(True))) == ("yes", "no", "yes")
+    assert book.format_cell(3.14159) == "3.14" and book.format_cell(np.float64(2.5), 3) == "2.500"
+    assert book.format_cell(7) == "7" and book.format_cell("holds") == "holds"
+    with pytest.raises(ValueError, match="digits must be >= 0, got -1"):
+        book.format_cell(1.0, -1)
+    with pytest.raises(TypeError, match="digits must be an integer"):
+        book.format_cell(1.0, 2.0)
+
+
+def test_html_table_aligns_the_number_columns():
+    html = book.html_table(["name", "x", "y"], [["a", 1, "2.50"], ["<em>b</em>", 3, ""]])
+    assert html == ("<table><thead><tr><th>name</th><th align='right'>x</th><th align='right'>y</th>"
+                    "</tr></thead><tbody><tr><td>a</td><td align='right'>1</td><td align='right'>2.50"
+                    "</td></tr><tr><td><em>b</em></td><td align='right'>3</td><td align='right'></td>"
+                    "</tr></tbody></table>")
+    assert book.html_table(["a", "b"], [[1, 2]], left=None) == (
+        "<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody><tr><td>1</td><td>2</td></tr>"
+        "</tbody></table>")
+    assert book.html_table(["a", "b"], [[1, 2]], left=2).count("align") == 0
+    assert book.html_table(["a"], []) == "<table><thead><tr><th>a</th></tr></thead><tbody></tbody></table>"
+
+
+def test_html_table_refuses_ragged_rows_and_bad_arguments():
+    with pytest.raises(ValueError, match=r"rows\[1\] must have 3 cells \(one per column of header\), got 2"):
+        book.html_table(["a", "b", "c"], [[1, 2, 3], [1, 2]])
+    with pytest.raises(TypeError, match=r"rows\[0\] must be a sequence of cells, got str"):
+        book.html_table(["a", "b"], ["ab"])
+    with pytest.raises(TypeError, match="header must be a sequence of column titles, got str"):
+        book.html_table("ab", [])
+    with pytest.raises(ValueError, match="header must name at least one column"):
+        book.html_table([], [])
+    with pytest.raises(ValueError, match="left must be >= 0, got -1"):
+        book.html_table(["a"], [[1]], left=-1)
+
+
+def test_show_table_displays_the_html(monkeypatch):
+    import IPython.display
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    assert book.show_table(["a", "b"], [["x", 1]]) is None
+    assert len(shown) == 1 and shown[0].data == book.html_table(["a", "b"], [["x", 1]])
+
+
+# --------------------------------------------------------------------------------------------
+# the study's tables
+# --------------------------------------------------------------------------------------------
+
+
+def _results():
+    """A study of one model (two seeds) and two baselines, with round numbers."""
+    def metric(mean, std):
+        return {"mean": mean, "std": std, "per_seed": [mean - std, mean + std]}
+
+    run = {"train": {"val_loss": [2.0], "initial_val_loss": 3.0, "steps": 30}}
+    return {
+        "models": ["sista_rnn"],
+        "runs": {"sista_rnn": {"0": run, "1": run}},
+        "summary": {"sista_rnn": {"layers": 3, "n_parameters": 12345, "seeds": [0, 1],
+                                  "best_epoch": [9, 10], "train_wall_time_s": [600.0, 660.0],
+                                  "psnr": metric(20.123, 0.25), "ssim": metric(0.61234, 0.01),
+                                  "mse": metric(400.04, 2.0)}},
+        "baselines": {
+            "sista_untrained": {"n_iter": 3, "summary": {"psnr": {"mean": 14.5}, "ssim": {"mean": 0.3},
+                                                         "mse": {"mean": 1000.0}}},
+            "sista_converged": {"iterations_mean": 12.34, "iterations_max": 40,
+                                "summary": {"psnr": {"mean": 13.0}, "ssim": {"mean": 0.25},
+                                            "mse": {"mean": 1200.0}}},
+        },
+    }
+
+
+def test_results_rows_of_a_small_study():
+    header, rows = book.results_rows(_results())
+    assert header == ["method", "trained parameters", "layers / iterations", "test MSE",
+                      "test PSNR (dB)", "test SSIM", "best epoch (mean)", "training time per run (min)"]
+    assert rows == [
+        ["SISTA, K = 3, untrained", "none", "3 iterations", "1000.0", "14.50", "0.3000", "", ""],
+        ["SISTA to convergence", "none", "12.3 iterations (mean), 40 (max)", "1200.0", "13.00",
+         "0.2500", "", ""],
+        ["SISTA-RNN, paper", "12,345", "3 layers", "400.0 ± 2.0", "20.12 ± 0.25", "0.6123 ± 0.0100",
+         "9.5", "10.5"],
+    ]
+    _, rows = book.results_rows(_results(), order=["sista_rnn"], labels={"sista_rnn": "ours"})
+    assert [r[0] for r in rows] == ["ours"]
+    with pytest.raises(ValueError, match=r"order must name methods of the study"):
+        book.results_rows(_results(), order=["lstm"])
+
+
+def test_claims_rows_render_every_field():
+    rows = [ClaimRow("better_than_lstm", "better than the LSTM", "mean test PSNR (dB)", "a > b",
+                     20.0, 15.5, True, {"ssim_difference": 0.01234, "win_fraction": 0.925,
+                                        "seeds_separated": False}),
+            ClaimRow("faster_epochs", "trains faster", "epochs to the level", "a < b", None, 100, False)]
+    header, body = book.claims_rows(rows)
+    assert header == ["claim, and what is measured", "SISTA-RNN (paper)", "compared with",
+                      "difference", "verdict", "details"]
+    assert body == [
+        ["better than the LSTM<br><em>mean test PSNR (dB)</em>", "20.00", "15.50", "4.50", "holds",
+         "SSIM difference +0.0123; better on 92 % of the test images; seeds separated: no"],
+        ["trains faster<br><em>epochs to the level</em>", "never", "100", "", "does not hold", ""],
+    ]
+    with pytest.raises(TypeError, match=r"rows\[0\] must be a sista_lib.claims.ClaimRow, got dict"):
+        book.claims_rows([{"statement": "x"}])
+
+
+def test_provenance_report_groups_runs_by_process():
+    def rec(command, start, end, wall, commit):
+        return {"command": command, "start": start, "end": end, "wall_time_s": wall,
+                "git_commit": commit, "git_dirty": False, "cpu": "CPU", "cpu_count": 2, "gpu": None,
+                "torch_threads": 1, "versions": {"python": "3.11", "torch": "2.0"}}
+
+    results = {"provenance": {
+        "runs": {"b_seed0": rec("run b", "T2", "T4", 120.0, "b" * 40),
+                 "a_seed0": rec("run a", "T1", "T3", 60.0, "a" * 40),
+                 "a_seed1": rec("run a", "T0", "T5", 30.0, "c" * 40)},
+        "merge": {"end": "T6", "command": "merge"}}}
+    assert book.provenance_report(results) == "\n".join([
+        "git commit " + "b" * 40 + " (uncommitted changes to tracked files: False)",
+        "machine: CPU, 2 cores, GPU: None; torch threads per process: 1",
+        "versions: python 3.11, torch 2.0",
+        "\n$ run b\n  T2 -> T4; 1 runs, 2.0 min of wall time in total",
+        "    b_seed0                       2.0 min",
+        "\n$ run a\n  T0 -> T5; 2 runs, 1.5 min of wall time in total",
+        "    a_seed0                       1.0 min",
+        "    a_seed1                       0.5 min",
+        "\nstudy: T0 -> T5; merged at T6 by 'merge'",
+        "library code of every process: commit bbbbbbbbbb, cccccccccc"])
+    with pytest.raises(ValueError, match="provenance.merge"):
+        book.provenance_report({"provenance": {"runs": results["provenance"]["runs"]}})
+
+
+# --------------------------------------------------------------------------------------------
+# glued values
+# --------------------------------------------------------------------------------------------
+
+
+def test_glue_values_rounds_floats_only():
+    values = {"a": 1.23456789, "b": np.float32(0.5), "c": np.int64(7), "d": "label", "e": 3,
+              "f": True, "g": "12,345"}
+    glued = book.glue_values(values, 2)
+    assert glued == {"a": 1.23, "b": 0.5, "c": 7, "d": "label", "e": 3, "f": True, "g": "12,345"}
+    assert type(glued["c"]) is int and type(glued["a"]) is float and glued["f"] is True
+    assert book.glue_values({"x": 2 / 3})["x"] == 0.6667
+    with pytest.raises(TypeError, match="values must be a mapping of names to values, got list"):
+        book.glue_values([1.0])
+    with pytest.raises(TypeError, match="values must have string keys"):
+        book.glue_values({1: 2.0})
+    with pytest.raises(ValueError, match="digits must be >= 0"):
+        book.glue_values({"x": 1.0}, -2)
+
+
+def test_glue_all_glues_each_value_without_display(monkeypatch):
+    calls = []
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, value, display=True: calls.append((name, value, display))
+    monkeypatch.setitem(sys.modules, "myst_nb", fake)
+    assert book.glue_all({"psnr": np.float64(20.12345), "n": np.int32(3), "who": "LSTM"}, 2) is None
+    assert calls == [("psnr", 20.12, False), ("n", 3, False), ("who", "LSTM", False)]
