@@ -886,9 +886,9 @@ def study_status(out: str | os.PathLike, *, models: Sequence[str] | None = None,
     out : path
         The study folder.
     models : sequence of str, optional
-        Default: every model of :data:`MODEL_NAMES`.
+        Default: every model of ``MODEL_NAMES``.
     seeds : sequence of int, optional
-        Default: the seeds of the study's preset (``config["preset"]`` in :data:`PRESETS`), or,
+        Default: the seeds of the study's preset (``config["preset"]`` in ``PRESETS``), or,
         for another preset, those of the runs found.
 
     Returns
