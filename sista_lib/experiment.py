@@ -1019,7 +1019,7 @@ def learning_rate_sweep(studies: Mapping[float, Mapping[str, Any]], *,
 
     The studies must differ only in their learning rate :math:`\eta`. For each network and
     :math:`\eta`: the test score (mean over the test images and seeds) and the best validation
-    MSE, or the epoch at which the run diverged; per :math:`\eta`, the ranking of the networks
+    MSE, or the optimiser step at which the run diverged; per :math:`\eta`, the ranking of the networks
     that trained (best first); per network, the :math:`\eta` of its best score.
 
     Parameters
@@ -1032,8 +1032,8 @@ def learning_rate_sweep(studies: Mapping[float, Mapping[str, Any]], *,
     -------
     dict
         ``lrs`` (ascending), ``models``, ``score[model][lr]`` and ``best_val[model][lr]``
-        (``None`` where the run diverged or is missing), ``diverged[model][lr]`` (the epoch, or
-        ``None``), ``ranking[lr]``, ``best_lr[model]``, and ``same_ranking``: whether every
+        (``None`` where the run diverged or is missing), ``diverged[model][lr]`` (the optimiser step at
+        which the run diverged, or ``None``), ``ranking[lr]``, ``best_lr[model]``, and ``same_ranking``: whether every
         :math:`\eta` at which all networks trained ranks them alike.
     """
     if metric not in METRICS:
@@ -1062,7 +1062,7 @@ def learning_rate_sweep(studies: Mapping[float, Mapping[str, Any]], *,
     diverged = {m: {} for m in models}
     for lr in lrs:
         res = by_lr[lr]
-        failed = {rec["model"]: int(rec["epoch"]) for rec in (res.get("failed") or {}).values()}
+        failed = {rec["model"]: int(rec["step"]) for rec in (res.get("failed") or {}).values()}
         for m in models:
             if m in res["models"]:
                 score[m][lr] = float(res["summary"][m][metric]["mean"])
@@ -1086,7 +1086,7 @@ def learning_rate_sweep(studies: Mapping[float, Mapping[str, Any]], *,
 
 def sweep_table(sweep: Mapping[str, Any], *, fmt: str = "html", digits: int = 2) -> str:
     """:func:`learning_rate_sweep` as a table: one row per network, one column per learning
-    rate (its score, or the epoch at which it diverged), the best of each row in bold."""
+    rate (its score, or the optimiser step at which it diverged), the best of each row in bold."""
     if fmt not in ("markdown", "html"):
         raise ValueError(f"fmt must be 'markdown' or 'html', got {fmt!r}")
     check_positive_int(digits, "digits", minimum=0)
@@ -1096,9 +1096,9 @@ def sweep_table(sweep: Mapping[str, Any], *, fmt: str = "html", digits: int = 2)
     for m in sweep["models"]:
         row = [MODEL_LABELS.get(m, m)]
         for lr in sweep["lrs"]:
-            value, epoch = sweep["score"][m][lr], sweep["diverged"][m][lr]
+            value, step = sweep["score"][m][lr], sweep["diverged"][m][lr]
             if value is None:
-                row.append("missing" if epoch is None else f"diverged (epoch {epoch})")
+                row.append("missing" if step is None else f"diverged (step {step})")
             else:
                 text = f"{value:.{d}f}"
                 best = lr == sweep["best_lr"][m]

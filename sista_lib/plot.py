@@ -704,6 +704,51 @@ def plot_depth_sweep(k_values: Sequence[int], scores: Mapping[str, Any], *,
     return fig
 
 
+def plot_learning_rate_sweep(sweep: Mapping[str, Any], *,
+                             labels: Mapping[str, str] | None = None,
+                             styles: Mapping[str, Mapping[str, Any]] | None = None,
+                             ylabel: str = "mean test PSNR (dB)",
+                             figsize: tuple[float, float] = (COLUMN_WIDTH_IN, 3.4),
+                             space: float = 0.15):
+    """Each network's score against the learning rate (log scale), one line with dots per
+    network; a run that diverged is a cross on the bottom edge at its rate. One legend below.
+
+    Parameters
+    ----------
+    sweep : dict
+        What :func:`sista_lib.experiment.learning_rate_sweep` returns.
+    labels : mapping, optional
+        Legend label per model name (default :data:`sista_lib.experiment.MODEL_LABELS`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from .experiment import MODEL_LABELS
+
+    if not isinstance(sweep, Mapping) or not {"lrs", "models", "score", "diverged"} <= set(sweep):
+        raise ValueError("sweep must be what sista_lib.experiment.learning_rate_sweep returns "
+                         "(keys 'lrs', 'models', 'score', 'diverged'), got "
+                         f"{sorted(sweep) if isinstance(sweep, Mapping) else type(sweep).__name__}")
+    labels = dict(MODEL_LABELS if labels is None else labels)
+    lrs = [float(lr) for lr in sweep["lrs"]]
+    names = {m: labels.get(m, m) for m in sweep["models"]}
+    fig, ax = plt.subplots(figsize=figsize)
+    for m, style in zip(sweep["models"], _series_styles(list(names.values()), styles).values()):
+        y = [np.nan if sweep["score"][m][lr] is None else sweep["score"][m][lr] for lr in lrs]
+        ax.plot(lrs, y, marker="o", **style, label=names[m])
+        bad = [lr for lr in lrs if sweep["diverged"][m][lr] is not None]
+        if bad:
+            ax.plot(bad, [0.0] * len(bad), ls="none", marker="x", ms=9, mew=2,
+                    color=style["color"], transform=ax.get_xaxis_transform(), clip_on=False)
+    ax.set_xscale("log")
+    ax.set_xticks(lrs, [f"{lr:g}" for lr in lrs])
+    ax.minorticks_off()
+    ax.set(xlabel="learning rate (× on the axis: the run diverged)", ylabel=ylabel)
+    legend_below(fig, space=space)
+    return fig
+
+
 def plot_parameter_trajectories(
     trajectories: Mapping[str, Sequence[Mapping[str, Any]]],
     panels: Mapping[str, str],

@@ -500,7 +500,7 @@ def test_learning_rate_sweep_compares_the_networks_across_rates(micro_sweep):
         assert sweep["best_val"]["sista_rnn"][lr] == \
             studies[lr]["runs"]["sista_rnn"]["0"]["train"]["best_val_loss"]
     assert sweep["score"]["stacked_rnn"][1e-4] is None
-    assert sweep["diverged"]["stacked_rnn"] == {1e-5: None, 1e-4: 2}
+    assert sweep["diverged"]["stacked_rnn"] == {1e-5: None, 1e-4: 3}
     assert sweep["ranking"][1e-4] == ["sista_rnn"]
     s_lo, t_lo = sweep["score"]["sista_rnn"][1e-5], sweep["score"]["stacked_rnn"][1e-5]
     assert sweep["ranking"][1e-5] == (["sista_rnn", "stacked_rnn"] if s_lo > t_lo
@@ -516,8 +516,8 @@ def test_learning_rate_sweep_compares_the_networks_across_rates(micro_sweep):
 
     table = ex.sweep_table(sweep, fmt="markdown")
     assert table.splitlines()[0] == "| network | lr = 1e-05 | lr = 0.0001 |"
-    assert "| generic stacked RNN | **" in table and "diverged (epoch 2)" in table
-    assert "<td>diverged (epoch 2)</td>" in ex.sweep_table(sweep)
+    assert "| generic stacked RNN | **" in table and "diverged (step 3)" in table
+    assert "<td>diverged (step 3)</td>" in ex.sweep_table(sweep)
 
 
 def test_learning_rate_sweep_refuses_studies_that_differ_in_more_than_lr(micro_sweep):

@@ -220,6 +220,25 @@ def test_plot_lines_and_depth_sweep():
         plot.plot_depth_sweep([1, 2, 4], {"trained": [7.0]})
 
 
+def test_learning_rate_sweep_plot_marks_the_divergent_runs():
+    sweep = {"lrs": [1e-4, 1e-3], "models": ["sista_rnn", "lstm"],
+             "score": {"sista_rnn": {1e-4: 20.0, 1e-3: None}, "lstm": {1e-4: 15.0, 1e-3: 16.0}},
+             "diverged": {"sista_rnn": {1e-4: None, 1e-3: 3}, "lstm": {1e-4: None, 1e-3: None}}}
+    fig = plot.plot_learning_rate_sweep(sweep)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.0001", "0.001"]
+    sista, cross, lstm = ax.lines
+    np.testing.assert_array_equal(sista.get_ydata(), [20.0, np.nan])
+    assert cross.get_marker() == "x" and list(cross.get_xdata()) == [1e-3]
+    assert cross.get_color() == sista.get_color()
+    np.testing.assert_array_equal(lstm.get_ydata(), [15.0, 16.0])
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["SISTA-RNN (paper)", "LSTM"]
+    with pytest.raises(ValueError, match=r"sweep must be what sista_lib.experiment.learning_rate_"
+                                         r"sweep returns .* got \['lrs'\]"):
+        plot.plot_learning_rate_sweep({"lrs": []})
+
+
 def test_parameter_trajectories_one_line_per_run_with_marks_and_envelope():
     runs = [{"a": [1.0, 1.5, 2.0], "b": [0.0, 0.1, 0.2]}, {"a": [1.0, 1.2, 1.1], "b": [0.0, 0.3, 0.2]}]
     fig = plot.plot_parameter_trajectories({"net": runs}, {"a": "alpha", "b": "beta"}, marks={"net": [2, 1]},
