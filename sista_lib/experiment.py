@@ -1033,7 +1033,8 @@ def learning_rate_sweep(studies: Mapping[float, Mapping[str, Any]], *,
     dict
         ``lrs`` (ascending), ``models``, ``score[model][lr]`` and ``best_val[model][lr]``
         (``None`` where the run diverged or is missing), ``diverged[model][lr]`` (the optimiser step at
-        which the run diverged, or ``None``), ``ranking[lr]``, ``best_lr[model]``, and ``same_ranking``: whether every
+        which the run diverged, or ``None``), ``initial[model]`` (the score of the initial
+        parameters, which do not depend on the rate), ``ranking[lr]``, ``best_lr[model]``, and ``same_ranking``: whether every
         :math:`\eta` at which all networks trained ranks them alike.
     """
     if metric not in METRICS:
@@ -1058,6 +1059,7 @@ def learning_rate_sweep(studies: Mapping[float, Mapping[str, Any]], *,
         rec["model"] for res in by_lr.values() for rec in (res.get("failed") or {}).values()}
     models = [m for m in MODEL_NAMES if m in seen]
     score = {m: {} for m in models}
+    initial: dict[str, float | None] = {m: None for m in models}
     best_val = {m: {} for m in models}
     diverged = {m: {} for m in models}
     for lr in lrs:
@@ -1066,6 +1068,7 @@ def learning_rate_sweep(studies: Mapping[float, Mapping[str, Any]], *,
         for m in models:
             if m in res["models"]:
                 score[m][lr] = float(res["summary"][m][metric]["mean"])
+                initial[m] = float(res["summary"][m][metric]["initial_mean"])
                 best_val[m][lr] = float(np.mean(
                     [r["train"]["best_val_loss"] for r in res["runs"][m].values()]))
             else:
@@ -1080,7 +1083,7 @@ def learning_rate_sweep(studies: Mapping[float, Mapping[str, Any]], *,
         best_lr[m] = min(done, key=lambda lr: sign * score[m][lr]) if done else None
     complete = [ranking[lr] for lr in lrs if len(ranking[lr]) == len(models)]
     return {"lrs": lrs, "models": models, "metric": metric, "score": score,
-            "best_val": best_val, "diverged": diverged, "ranking": ranking,
+            "initial": initial, "best_val": best_val, "diverged": diverged, "ranking": ranking,
             "best_lr": best_lr, "same_ranking": all(r == complete[0] for r in complete)}
 
 

@@ -707,6 +707,8 @@ def plot_depth_sweep(k_values: Sequence[int], scores: Mapping[str, Any], *,
 def plot_learning_rate_sweep(sweep: Mapping[str, Any], *,
                              labels: Mapping[str, str] | None = None,
                              styles: Mapping[str, Mapping[str, Any]] | None = None,
+                             reference: float | None = None,
+                             reference_label: str = "",
                              ylabel: str = "mean test PSNR (dB)",
                              figsize: tuple[float, float] = (COLUMN_WIDTH_IN, 3.4),
                              space: float = 0.15):
@@ -718,7 +720,10 @@ def plot_learning_rate_sweep(sweep: Mapping[str, Any], *,
     sweep : dict
         What :func:`sista_lib.experiment.learning_rate_sweep` returns.
     labels : mapping, optional
-        Legend label per model name (default :data:`sista_lib.experiment.MODEL_LABELS`).
+        Legend label per model name (default ``sista_lib.experiment.MODEL_LABELS``).
+    reference : float, optional
+        A score drawn as a horizontal line in :data:`REFERENCE_STYLE` (e.g. the untrained
+        SISTA-RNN's, ``sweep["initial"]["sista_rnn"]``), labelled ``reference_label``.
 
     Returns
     -------
@@ -741,6 +746,8 @@ def plot_learning_rate_sweep(sweep: Mapping[str, Any], *,
         if bad:
             ax.plot(bad, [0.0] * len(bad), ls="none", marker="x", ms=9, mew=2,
                     color=style["color"], transform=ax.get_xaxis_transform(), clip_on=False)
+    if reference is not None:
+        ax.axhline(reference, lw=1.2, **REFERENCE_STYLE, label=reference_label)
     ax.set_xscale("log")
     ax.set_xticks(lrs, [f"{lr:g}" for lr in lrs])
     ax.minorticks_off()

@@ -500,6 +500,7 @@ def test_learning_rate_sweep_compares_the_networks_across_rates(micro_sweep):
         assert sweep["best_val"]["sista_rnn"][lr] == \
             studies[lr]["runs"]["sista_rnn"]["0"]["train"]["best_val_loss"]
     assert sweep["score"]["stacked_rnn"][1e-4] is None
+    assert sweep["initial"]["sista_rnn"] == studies[1e-5]["summary"]["sista_rnn"]["psnr"]["initial_mean"]
     assert sweep["diverged"]["stacked_rnn"] == {1e-5: None, 1e-4: 3}
     assert sweep["ranking"][1e-4] == ["sista_rnn"]
     s_lo, t_lo = sweep["score"]["sista_rnn"][1e-5], sweep["score"]["stacked_rnn"][1e-5]

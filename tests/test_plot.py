@@ -234,6 +234,9 @@ def test_learning_rate_sweep_plot_marks_the_divergent_runs():
     assert cross.get_color() == sista.get_color()
     np.testing.assert_array_equal(lstm.get_ydata(), [15.0, 16.0])
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["SISTA-RNN (paper)", "LSTM"]
+    fig = plot.plot_learning_rate_sweep(sweep, reference=14.0, reference_label="untrained")
+    assert list(fig.axes[0].lines[-1].get_ydata()) == [14.0, 14.0]
+    assert [t.get_text() for t in fig.legends[0].get_texts()][-1] == "untrained"
     with pytest.raises(ValueError, match=r"sweep must be what sista_lib.experiment.learning_rate_"
                                          r"sweep returns .* got \['lrs'\]"):
         plot.plot_learning_rate_sweep({"lrs": []})
