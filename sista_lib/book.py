@@ -28,6 +28,7 @@ __all__ = [
     "show_table",
     "results_rows",
     "claims_rows",
+    "level_rows",
     "provenance_report",
     "glue_values",
     "glue_all",
@@ -183,6 +184,29 @@ def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_OR
         line += ([f"{r['best_epoch_mean']:.1f}", f"{r['train_time_s_mean'] / 60:.1f}"]
                  if r["trained"] else ["", ""])
         body.append(line)
+    return header, body
+
+
+def level_rows(results: Mapping[str, Any], level: float, *,
+               models: Sequence[str] | None = None) -> tuple[list[str], list[list[str]]]:
+    r"""When each network first reaches a validation MSE ``level``, as ``(header, rows)``.
+
+    One row per model (default: every model of the study): the first epoch at which its
+    seed-mean validation MSE is :math:`\le` ``level`` and the seed-mean training time then, in
+    minutes (:func:`sista_lib.claims.time_to_level`), or "never" for both when it does not
+    within the run.
+    """
+    from .claims import time_to_level
+
+    models = list(results["models"] if models is None else models)
+    unknown = [m for m in models if m not in results["models"]]
+    if unknown:
+        raise ValueError(f"models must be models of the study {results['models']}, got {unknown}")
+    header = ["network", f"first epoch at validation MSE ≤ {level:.2f}", "training time then (min)"]
+    body = []
+    for m in models:
+        epoch, minutes = time_to_level(results, m, level)
+        body.append([MODEL_LABELS.get(m, m), format_cell(epoch), format_cell(minutes)])
     return header, body
 
 

@@ -109,6 +109,24 @@ def test_results_rows_of_a_small_study():
         book.results_rows(_results(), order=["lstm"])
 
 
+def test_level_rows_say_when_each_network_reaches_a_level():
+    def run(val, seconds):
+        return {"train": {"val_loss": val, "epoch_seconds": seconds}}
+
+    results = {"models": ["sista_rnn", "lstm"],
+               "runs": {"sista_rnn": {"0": run([5.0, 3.0, 1.0], [60.0, 60.0, 60.0]),
+                                      "1": run([5.0, 1.0, 1.0], [30.0, 30.0, 30.0])},
+                        "lstm": {"0": run([9.0, 8.0, 7.0], [6.0, 6.0, 6.0])}}}
+    header, rows = book.level_rows(results, 2.0)
+    assert header == ["network", "first epoch at validation MSE ≤ 2.00", "training time then (min)"]
+    # seed-mean curve 5, 2, 1: the level is reached at epoch 2, after (60 + 60 + 30 + 30) / 2 s
+    assert rows == [["SISTA-RNN (paper)", "2", "1.50"], ["LSTM", "never", "never"]]
+    assert book.level_rows(results, 2.0, models=["lstm"])[1] == [["LSTM", "never", "never"]]
+    with pytest.raises(ValueError, match=r"models must be models of the study \['sista_rnn', "
+                                         r"'lstm'\], got \['stacked_rnn'\]"):
+        book.level_rows(results, 2.0, models=["stacked_rnn"])
+
+
 def test_claims_rows_render_every_field():
     rows = [ClaimRow("better_than_lstm", "better than the LSTM", "mean test PSNR (dB)", "a > b",
                      20.0, 15.5, True, {"ssim_difference": 0.01234, "win_fraction": 0.925,
