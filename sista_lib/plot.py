@@ -713,7 +713,8 @@ def plot_learning_rate_sweep(sweep: Mapping[str, Any], *,
                              figsize: tuple[float, float] = (COLUMN_WIDTH_IN, 3.4),
                              space: float = 0.15):
     """Each network's score against the learning rate (log scale), one line with dots per
-    network; a run that diverged is a cross on the bottom edge at its rate. One legend below.
+    network; a run that diverged is a cross in its colour at the bottom of the axes, at its
+    rate (several at one rate are stacked upwards). One legend below.
 
     Parameters
     ----------
@@ -739,19 +740,23 @@ def plot_learning_rate_sweep(sweep: Mapping[str, Any], *,
     lrs = [float(lr) for lr in sweep["lrs"]]
     names = {m: labels.get(m, m) for m in sweep["models"]}
     fig, ax = plt.subplots(figsize=figsize)
+    stacked = {lr: 0 for lr in lrs}     # crosses at one rate are stacked upwards, not on top
     for m, style in zip(sweep["models"], _series_styles(list(names.values()), styles).values()):
         y = [np.nan if sweep["score"][m][lr] is None else sweep["score"][m][lr] for lr in lrs]
         ax.plot(lrs, y, marker="o", **style, label=names[m])
         bad = [lr for lr in lrs if sweep["diverged"][m][lr] is not None]
         if bad:
-            ax.plot(bad, [0.0] * len(bad), ls="none", marker="x", ms=9, mew=2,
+            heights = [0.04 + 0.08 * stacked[lr] for lr in bad]
+            for lr in bad:
+                stacked[lr] += 1
+            ax.plot(bad, heights, ls="none", marker="x", ms=9, mew=2,
                     color=style["color"], transform=ax.get_xaxis_transform(), clip_on=False)
     if reference is not None:
         ax.axhline(reference, lw=1.2, **REFERENCE_STYLE, label=reference_label)
     ax.set_xscale("log")
     ax.set_xticks(lrs, [f"{lr:g}" for lr in lrs])
     ax.minorticks_off()
-    ax.set(xlabel="learning rate (× on the axis: the run diverged)", ylabel=ylabel)
+    ax.set(xlabel="learning rate (×: the run diverged)", ylabel=ylabel)
     legend_below(fig, space=space)
     return fig
 

@@ -231,9 +231,15 @@ def test_learning_rate_sweep_plot_marks_the_divergent_runs():
     sista, cross, lstm = ax.lines
     np.testing.assert_array_equal(sista.get_ydata(), [20.0, np.nan])
     assert cross.get_marker() == "x" and list(cross.get_xdata()) == [1e-3]
+    assert list(cross.get_ydata()) == [0.04]
     assert cross.get_color() == sista.get_color()
     np.testing.assert_array_equal(lstm.get_ydata(), [15.0, 16.0])
     assert [t.get_text() for t in fig.legends[0].get_texts()] == ["SISTA-RNN (paper)", "LSTM"]
+    both = {**sweep, "score": {**sweep["score"], "lstm": {1e-4: 15.0, 1e-3: None}},
+            "diverged": {**sweep["diverged"], "lstm": {1e-4: None, 1e-3: 5}}}
+    crosses = [line for line in plot.plot_learning_rate_sweep(both).axes[0].lines
+               if line.get_marker() == "x"]
+    assert [list(c.get_ydata()) for c in crosses] == [[0.04], [0.12]]   # stacked, not on top
     fig = plot.plot_learning_rate_sweep(sweep, reference=14.0, reference_label="untrained")
     assert list(fig.axes[0].lines[-1].get_ydata()) == [14.0, 14.0]
     assert [t.get_text() for t in fig.legends[0].get_texts()][-1] == "untrained"
