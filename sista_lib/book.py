@@ -29,6 +29,7 @@ __all__ = [
     "results_rows",
     "claims_rows",
     "level_rows",
+    "study_report",
     "provenance_report",
     "glue_values",
     "glue_all",
@@ -238,6 +239,37 @@ def claims_rows(rows: Sequence[Any]) -> tuple[list[str], list[list[str]]]:
                      format_cell(r.other), difference, r.verdict,
                      "; ".join(f(r.details[k]) for k, f in details if k in r.details)])
     return header, body
+
+
+def study_report(results: Mapping[str, Any]) -> str:
+    """What a study trained and on what, as lines of text: its models and seeds, the sizes and
+    source of its splits, its training settings, and its optimiser steps per run beside the
+    paper's protocol on Caltech-256 (:func:`sista_lib.claims.training_budget`).
+
+    Raises
+    ------
+    ValueError
+        If ``results`` lacks its configuration or its data record.
+    """
+    from .claims import training_budget
+
+    try:
+        cfg, sizes, source = results["config"], results["data"]["sizes"], results["data"]["source"]
+    except (KeyError, TypeError):
+        raise ValueError("results must hold config and data (sizes, source): pass what "
+                         "sista_lib.experiment.load_results returns") from None
+    budget = training_budget(results)
+    return "\n".join([
+        f"models: {results['models']}; seeds: {results['seeds']}",
+        f"images: {sizes['train']} training, {sizes['val']} validation, {sizes['test']} test "
+        f"({source} photos)",
+        f"training: {cfg['epochs']} epochs, batch {cfg['batch_size']}, lr {cfg['lr']}, "
+        f"gradient clipping {cfg['clip_grad_norm']}, {cfg['dtype']}",
+        f"optimiser steps per run: ours {budget['steps_per_epoch']} x {cfg['epochs']} = "
+        f"{budget['steps']:,}; the paper's protocol on Caltech-256: "
+        f"{budget['paper_steps_per_epoch']} x 100 = {budget['paper_steps']:,} "
+        f"({budget['ratio']:.1f} times more)",
+    ])
 
 
 def provenance_report(results: Mapping[str, Any]) -> str:

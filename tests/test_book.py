@@ -144,6 +144,21 @@ def test_claims_rows_render_every_field():
         book.claims_rows([{"statement": "x"}])
 
 
+def test_study_report_states_what_the_study_trained():
+    results = {"models": ["sista_rnn"], "seeds": [0, 1],
+               "config": {"n_train": 750, "batch_size": 50, "epochs": 100, "lr": 1e-4,
+                          "clip_grad_norm": None, "dtype": "float32"},
+               "data": {"sizes": {"train": 750, "val": 100, "test": 100}, "source": "bundled"}}
+    assert book.study_report(results).splitlines() == [
+        "models: ['sista_rnn']; seeds: [0, 1]",
+        "images: 750 training, 100 validation, 100 test (bundled photos)",
+        "training: 100 epochs, batch 50, lr 0.0001, gradient clipping None, float32",
+        "optimiser steps per run: ours 15 x 100 = 1,500; the paper's protocol on Caltech-256: "
+        "490 x 100 = 49,000 (32.7 times more)"]
+    with pytest.raises(ValueError, match="results must hold config and data"):
+        book.study_report({"models": [], "seeds": []})
+
+
 def test_provenance_report_groups_runs_by_process():
     def rec(command, start, end, wall, commit):
         return {"command": command, "start": start, "end": end, "wall_time_s": wall,
