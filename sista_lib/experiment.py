@@ -878,8 +878,8 @@ def study_status(out: str | os.PathLike, *, models: Sequence[str] | None = None,
 
     Reads ``out/experiment.json``, ``out/runs/``, ``out/failed/`` and the resumable states in
     ``out/train_state/`` (each verified on load); writes nothing. A run in training reports its
-    epoch :math:`e` of :math:`E`, the mean wall time of its epochs :math:`ar s` and the
-    estimate :math:`(E - e)\,ar s` of the time it still needs (on the same machine).
+    epoch :math:`e` of :math:`E`, the mean wall time of its epochs :math:`\bar s` and the
+    estimate :math:`(E - e)\,\bar s` of the time it still needs (on the same machine).
 
     Parameters
     ----------
