@@ -462,6 +462,25 @@ def test_baselines_on_a_fully_sampled_problem():
     assert out["sista_converged"]["alpha"] == pytest.approx(2.0)  # ||A||^2 + lambda2
 
 
+def test_the_lasso_baseline_is_solved_in_chunks_of_images():
+    from sista_lib.data import Normalizer
+    from sista_lib.dictionaries import wavelet_dictionary
+
+    images = eight_bit_images(n=3)
+    normalizer = Normalizer.fit(images)
+    A, D = np.random.default_rng(0).standard_normal((8, 16)) / 8, wavelet_dictionary(16, "db2", 2)
+    whole = ev.evaluate_baselines(images, A, D, normalizer, lasso_chunk=3)["lasso_converged"]
+    single = ev.evaluate_baselines(images, A, D, normalizer, lasso_chunk=1)["lasso_converged"]
+    assert whole["n_iter_per_chunk"] == [whole["n_iter"]] and whole["chunk_images"] == 3
+    assert len(single["n_iter_per_chunk"]) == 3
+    assert single["n_iter"] == max(single["n_iter_per_chunk"]) <= whole["n_iter"]
+    # one chunk of three images stops with its slowest image: each image alone stops sooner
+    # or at the same iteration, at an objective change below the same tolerance
+    np.testing.assert_allclose(single["scores"]["psnr"], whole["scores"]["psnr"], atol=0.05)
+    with pytest.raises(ValueError, match="lasso_chunk must be"):
+        ev.evaluate_baselines(images, A, D, normalizer, lasso_chunk=0)
+
+
 # --- the authors' model selection and the device option -----------------------------------
 
 def test_select_last_epoch_false_never_picks_the_final_epoch(tmp_path):
