@@ -40,6 +40,7 @@ import dataclasses
 import html
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -872,6 +873,10 @@ def load_results(path: str | os.PathLike) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
+#: A run's record or training state: ``MODEL_seedS.json`` or ``MODEL_seedS.safetensors``.
+_RUN_FILE = re.compile(r"[a-z0-9_]+_seed(\d+)\.(?:json|safetensors)")
+
+
 def study_status(out: str | os.PathLike, *, models: Sequence[str] | None = None,
                  seeds: Sequence[int] | None = None) -> dict[str, Any]:
     r"""Where a study folder stands: each run finished, failed, training or not started.
@@ -916,8 +921,8 @@ def study_status(out: str | os.PathLike, *, models: Sequence[str] | None = None,
     config = ExperimentConfig.from_dict(saved.get("config", {}), legacy=True)
     models = _check_models(MODEL_NAMES if models is None else models)
     if seeds is None:
-        found = {int(f.stem.rsplit("_seed", 1)[1]) for folder in ("runs", "train_state")
-                 for f in (out / folder).glob("*_seed*.*")} if out.is_dir() else set()
+        names = [f.name for folder in ("runs", "train_state") for f in (out / folder).glob("*")]
+        found = {int(m.group(1)) for m in map(_RUN_FILE.fullmatch, names) if m}
         seeds = PRESETS[config.preset]["seeds"] if config.preset in PRESETS else sorted(found)
     seeds = _check_seeds(seeds)
     runs = []

@@ -442,6 +442,10 @@ def test_status_of_a_study_in_progress(tmp_path):
     assert status["remaining_s"] == pytest.approx(
         lstm1["remaining_s"] + rows["lstm", 0]["remaining_s"] + rows["sista_rnn", 1]["remaining_s"])
     assert status["baselines"] is False
+    # seeds found from the files, a killed writer's temporary file among them
+    (out / "train_state" / ".lstm_seed1.safetensors.abcd1234.tmp").write_bytes(b"")
+    found = ex.study_status(out, models=["lstm"])
+    assert [(r["seed"], r["state"]) for r in found["runs"]] == [(0, "not started"), (1, "training")]
 
     table = ex.status_table(status)
     assert "| sista_rnn_seed0 | finished | 2/2 |" in table
