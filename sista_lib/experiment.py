@@ -70,7 +70,6 @@ __all__ = [
     "load_results",
     "results_table",
     "learning_curves",
-    "training_clock",
     "plateaued",
     "study_status",
     "load_sweep",
@@ -1233,32 +1232,6 @@ def learning_curves(
         curves[label] = stack.mean(axis=0).tolist()
         bands[label] = (stack.min(axis=0).tolist(), stack.max(axis=0).tolist())
     return curves, bands
-
-
-def training_clock(results: Mapping[str, Any]) -> dict[str, dict[str, list[float]]]:
-    r"""Per model, the optimiser steps and the wall-clock minutes at the end of each epoch.
-
-    For epoch :math:`e = 0, 1, \dots, E` (0: before training), ``steps[e]`` is the number of
-    optimiser steps taken and ``minutes[e]`` the cumulative wall time of training and
-    validation, :math:`\sum_{i \le e} s_i / 60`, averaged over the seeds. With a curve that
-    starts at the initial validation loss, ``plt.plot(clock[label]["minutes"], curve)`` draws
-    it against time. Keys are the models' labels, as in :func:`learning_curves`.
-    """
-    clock = {}
-    for key in results["models"]:
-        runs = list(results["runs"][key].values())
-        seconds = np.array([run["train"]["epoch_seconds"] for run in runs], dtype=float)
-        epochs = seconds.shape[1]
-        per_epoch = np.array([run["train"]["steps"] for run in runs], dtype=float) / epochs
-        if not np.all(per_epoch == per_epoch[0]) or not float(per_epoch[0]).is_integer():
-            raise ValueError(f"the runs of {key} do not take the same whole number of steps "
-                             f"per epoch: {per_epoch.tolist()}")
-        minutes = np.concatenate([[0.0], np.cumsum(seconds.mean(axis=0)) / 60.0])
-        clock[MODEL_LABELS.get(key, key)] = {
-            "steps": [float(e * per_epoch[0]) for e in range(epochs + 1)],
-            "minutes": minutes.tolist(),
-        }
-    return clock
 
 
 if __name__ == "__main__":  # ``python -m sista_lib.experiment``: the command line lives in cli

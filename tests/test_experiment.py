@@ -559,17 +559,3 @@ def test_outputs_inside_the_repository_do_not_make_the_provenance_dirty(tmp_path
     (repo / "code.py").write_text("x = 2\n")                # the code changed: dirty
     assert pv.provenance("c", output=study)["git_dirty"] is True
 
-
-def test_training_clock_counts_steps_and_minutes_per_epoch(cli_study):
-    res = ex.load_results(cli_study)
-    clock = ex.training_clock(res)
-    assert set(clock) == {ex.MODEL_LABELS[m] for m in res["models"]}
-    run = res["runs"]["lstm"]["0"]
-    lstm = clock[ex.MODEL_LABELS["lstm"]]
-    assert lstm["steps"] == [0.0, 2.0, 4.0]          # 4 images, batch 2: 2 steps per epoch
-    s = run["train"]["epoch_seconds"]
-    assert lstm["minutes"] == pytest.approx([0.0, s[0] / 60, (s[0] + s[1]) / 60], rel=1e-12)
-    broken = json.loads(json.dumps(res))
-    broken["runs"]["lstm"]["0"]["train"]["steps"] = 5
-    with pytest.raises(ValueError, match="do not take the same whole number of steps"):
-        ex.training_clock(broken)
