@@ -6,8 +6,10 @@ r"""What a chapter shows besides its figures: tables, and the numbers its prose 
   (:func:`sista_lib.experiment.load_results`): :func:`results_rows` (every method's test
   scores) and :func:`claims_rows` (the paper's claims, :func:`sista_lib.claims.claims_table`);
   and :func:`provenance_report`, where, when and with which code the study ran.
-- Numbers in the prose: :func:`glue_values` rounds them, :func:`glue_all` hands them to
-  MyST-NB's ``glue``, so that a sentence quotes the value computed above it.
+- Numbers in the prose: :func:`study_values` and :func:`sweep_values` compute, by name, what
+  the prose says about a study and a learning-rate sweep; :func:`glue_values` rounds them,
+  :func:`glue_all` hands them to MyST-NB's ``glue``, so that a sentence quotes the value
+  computed above it.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from ._checks import check_positive_int
-from .claims import study_processes
+from .claims import (claims_table, seconds_per_step, speed_claim, study_processes,
+                     training_budget)
 from .experiment import MODEL_LABELS, results_table
 
 __all__ = [
@@ -29,8 +32,11 @@ __all__ = [
     "results_rows",
     "claims_rows",
     "level_rows",
+    "training_rows",
     "study_report",
     "provenance_report",
+    "study_values",
+    "sweep_values",
     "glue_values",
     "glue_all",
 ]
@@ -211,6 +217,38 @@ def level_rows(results: Mapping[str, Any], level: float, *,
     return header, body
 
 
+def training_rows(results: Mapping[str, Any], *,
+                  models: Sequence[str] | None = None) -> tuple[list[str], list[list[str]]]:
+    r"""How each network trained, as ``(header, rows)``.
+
+    One row per model (default: every model of the study): its seed-mean cost of one optimiser
+    step in milliseconds, validation included (:func:`sista_lib.claims.seconds_per_step`), and
+    its seed-mean validation MSE at epoch 0 (the initial parameters), after epoch 1, and at its
+    best epoch (:func:`sista_lib.claims.mean_curve`).
+
+    Raises
+    ------
+    ValueError
+        If ``models`` names a model the study did not train.
+    """
+    from .claims import mean_curve
+
+    models = list(results["models"] if models is None else models)
+    unknown = [m for m in models if m not in results.get("runs", {})]
+    if unknown:
+        raise ValueError(f"models must be trained models of the study "
+                         f"{list(results.get('runs', {}))}, got {unknown}")
+    header = ["network", "ms per step", "validation MSE, epoch 0", "after epoch 1", "best"]
+    body = []
+    for m in models:
+        initial = float(np.mean([r["train"]["initial_val_loss"] for r in results["runs"][m].values()]))
+        curve = mean_curve(results, m)
+        body.append([MODEL_LABELS.get(m, m), f"{1000 * seconds_per_step(results, m):.0f}",
+                     format_cell(initial), format_cell(float(curve[0])),
+                     format_cell(float(curve.min()))])
+    return header, body
+
+
 def claims_rows(rows: Sequence[Any]) -> tuple[list[str], list[list[str]]]:
     """The claims table, as ``(header, rows)``: one row per :class:`sista_lib.claims.ClaimRow`.
 
@@ -251,7 +289,6 @@ def study_report(results: Mapping[str, Any]) -> str:
     ValueError
         If ``results`` lacks its configuration or its data record.
     """
-    from .claims import training_budget
 
     try:
         cfg, sizes, source = results["config"], results["data"]["sizes"], results["data"]["source"]
@@ -310,6 +347,147 @@ def provenance_report(results: Mapping[str, Any]) -> str:
 # --------------------------------------------------------------------------------------------
 # glued values
 # --------------------------------------------------------------------------------------------
+
+
+def _thousands(n: int) -> str:
+    return f"{int(n):,}"
+
+
+def study_values(results: Mapping[str, Any], *, model: str = "sista_rnn",
+                 initial_scalars: Mapping[str, float] | None = None) -> dict[str, Any]:
+    r"""The numbers the prose quotes about a study, by the names it glues them under.
+
+    - **Data and budget** (:func:`sista_lib.claims.training_budget`): ``n_train``, ``n_val``,
+      ``n_test`` (images), ``n_train_photos``, ``n_val_photos``, ``n_test_photos`` (the photos
+      they are cut from), ``n_seeds``, ``epochs``; ``steps``, ``paper_steps`` and
+      ``paper_train`` with thousands separators, and ``steps_ratio``, the paper's steps over ours.
+    - **Scores** (:func:`sista_lib.experiment.results_table`): ``psnr_<method>`` (dB, two
+      decimals) and ``ssim_<method>`` (four) for every method of the table, and
+      ``params_<network>``, its trained parameters with thousands separators.
+    - **Claims** (:func:`sista_lib.claims.claims_table`): ``claim_<black box>``, the verdict of
+      "better than that black box", with ``gap_<black box>``, the absolute PSNR difference (dB);
+      ``claim_faster`` and ``claim_faster_time``, the verdicts of "trains faster" in epochs and in
+      minutes.
+    - **Speed** (:func:`sista_lib.claims.speed_claim`): ``best_bb_label`` (the better black box
+      on the validation images), ``bb_level`` (its best validation MSE :math:`v^\star`),
+      ``bb_epoch`` (when it gets there), ``sista_reach_epoch`` (when ``model`` first does, or
+      "never") and ``lead_epochs``; ``lstm_step_ratio``, the seconds per optimiser step of the
+      LSTM over those of ``model``; ``paper_hours_<network>``, the hours one run of the paper's
+      steps would take at the network's measured cost per step.
+    - **Drift**: ``max_drift`` :math:`= \eta s`, how far :math:`s` RMSprop steps of size
+      :math:`\eta` move a parameter whose gradient keeps its sign; given ``initial_scalars``
+      (name to initial value, e.g. :func:`sista_lib.interpret.sista_reading` of the initial
+      network), ``drift_pct_<name>`` :math:`= 100\,\eta s / |\text{value}|`.
+    - ``git_commit``: the library commits the study's processes ran, 10 characters each.
+
+    Floats are rounded to the decimals the prose shows (scores 2, SSIM 4, ratios, hours and
+    percentages 1).
+
+    Raises
+    ------
+    ValueError
+        If the study lacks ``model``, or ``initial_scalars`` holds a zero value.
+    """
+    if model not in results.get("runs", {}):
+        raise ValueError(f"model must be a trained network of the study {list(results.get('runs', {}))}, "
+                         f"got {model!r}")
+    cfg, data = results["config"], results["data"]
+    budget = training_budget(results)
+    rows = {r["method"]: r for r in results_table(results, fmt="rows")}
+    trained = [m for m in results["models"] if m in results["runs"]]
+    values: dict[str, Any] = {f"n_{k}": v for k, v in data["sizes"].items()}
+    values |= {f"n_{k}_photos": len(v) for k, v in data["photos"].items()}
+    values |= {"n_seeds": len(results["seeds"]), "epochs": cfg["epochs"],
+               "steps_ratio": round(budget["ratio"], 1)}
+    values |= {k: _thousands(budget[k]) for k in ("steps", "paper_steps", "paper_train")}
+    for k, r in rows.items():
+        values[f"psnr_{k}"] = round(r["psnr"], 2)
+        values[f"ssim_{k}"] = round(r["ssim"], 4)
+        if r["trained"]:
+            values[f"params_{k}"] = _thousands(r["n_parameters"])
+    by_claim = {r.claim: r for r in claims_table(results, model=model)}
+    for claim, row in by_claim.items():
+        if claim.startswith("better_than_") and row.other is not None:
+            other = claim[len("better_than_"):]
+            values[f"claim_{other}"] = row.verdict
+            values[f"gap_{other}"] = round(abs(row.difference), 2)
+    if "faster_epochs" in by_claim:
+        faster = by_claim["faster_epochs"].details
+        values |= {"claim_faster": by_claim["faster_epochs"].verdict,
+                   "claim_faster_time": by_claim["faster_minutes"].verdict,
+                   "best_bb_label": MODEL_LABELS.get(faster["black_box"], faster["black_box"]),
+                   "bb_level": round(faster["level"], 2), "bb_epoch": faster["other_epoch"],
+                   "sista_reach_epoch": "never" if faster["epoch"] is None else faster["epoch"],
+                   "lead_epochs": faster["lead_epochs"]}
+    per_step = {m: seconds_per_step(results, m) for m in trained}
+    if "lstm" in per_step:
+        values["lstm_step_ratio"] = round(per_step["lstm"] / per_step[model], 1)
+    values |= {f"paper_hours_{m}": round(budget["paper_steps"] * s / 3600, 1)
+               for m, s in per_step.items()}
+    drift = cfg["lr"] * budget["steps"]
+    values["max_drift"] = round(drift, 4)
+    for name, initial in (initial_scalars or {}).items():
+        if float(initial) == 0.0:
+            raise ValueError(f"initial_scalars[{name!r}] must be non-zero (a drift is quoted "
+                             f"relative to it), got {initial}")
+        values[f"drift_pct_{name}"] = round(100 * drift / abs(float(initial)), 1)
+    values["git_commit"] = ", ".join(sorted({p["commit"][:10] for p in study_processes(results)}))
+    return values
+
+
+def sweep_values(sweep: Mapping[str, Any], studies: Mapping[float, Mapping[str, Any]], *,
+                 reference_lr: float = 1e-4, model: str = "sista_rnn",
+                 rho: float = 0.9) -> dict[str, Any]:
+    r"""The numbers the prose quotes about a learning-rate sweep, by the names it glues them under.
+
+    ``sweep`` is :func:`sista_lib.experiment.learning_rate_sweep` of ``studies``
+    (:func:`sista_lib.experiment.load_sweep`).
+
+    - **Design**: ``sweep_n_lrs``, ``sweep_lrs`` (the rates, ascending), ``sweep_n_train`` and
+      ``sweep_n_test`` (images), ``sweep_epochs`` and ``sweep_steps`` (optimiser steps per run).
+    - **Scores** (dB, two decimals, as text): ``sweep_paper_<network>`` at ``reference_lr``,
+      the paper's rate; ``sweep_best_<network>`` at the network's best rate
+      ``sweep_best_lr_<network>``; ``sweep_winner``, the network with the highest best score.
+    - **Divergence**: ``sweep_div_lr``, the smallest rate at which ``model`` diverged;
+      ``sweep_div_<network>``, the optimiser step at which each network that diverged there did;
+      ``sweep_step_bound`` :math:`= \eta/\sqrt{1-\rho}`, the largest move of one RMSprop step with
+      the authors' optimiser at that rate. Absent when ``model`` never diverged.
+
+    Raises
+    ------
+    ValueError
+        If ``reference_lr`` is not a rate of the sweep, or ``rho`` is not in [0, 1).
+    """
+    lrs = [float(lr) for lr in sweep["lrs"]]
+    if float(reference_lr) not in lrs:
+        raise ValueError(f"reference_lr must be a rate of the sweep {lrs}, got {reference_lr:g}")
+    if not 0.0 <= rho < 1.0:
+        raise ValueError(f"rho must be in [0, 1), got {rho}")
+    by_lr = {float(lr): res for lr, res in studies.items()}
+    reference = by_lr[float(reference_lr)]
+    cfg = reference["config"]
+    models = list(sweep["models"])
+    best = {m: sweep["score"][m][sweep["best_lr"][m]] for m in models
+            if sweep["best_lr"][m] is not None}
+    values: dict[str, Any] = {
+        "sweep_n_lrs": len(lrs), "sweep_lrs": ", ".join(f"{lr:g}" for lr in lrs),
+        "sweep_n_train": _thousands(cfg["n_train"]), "sweep_n_test": _thousands(cfg["n_test"]),
+        "sweep_epochs": cfg["epochs"], "sweep_steps": _thousands(training_budget(reference)["steps"]),
+        "sweep_winner": MODEL_LABELS.get(max(best, key=best.get), max(best, key=best.get))}
+    for m in models:
+        if sweep["score"][m].get(float(reference_lr)) is not None:
+            values[f"sweep_paper_{m}"] = f"{sweep['score'][m][float(reference_lr)]:.2f}"
+        if m in best:
+            values[f"sweep_best_lr_{m}"] = f"{sweep['best_lr'][m]:g}"
+            values[f"sweep_best_{m}"] = f"{best[m]:.2f}"
+    diverging = [lr for lr in lrs if sweep["diverged"].get(model, {}).get(lr) is not None]
+    if diverging:
+        div_lr = min(diverging)
+        values |= {"sweep_div_lr": f"{div_lr:g}",
+                   "sweep_step_bound": f"{div_lr / np.sqrt(1 - rho):.2g}"}
+        values |= {f"sweep_div_{m}": sweep["diverged"][m][div_lr] for m in models
+                   if sweep["diverged"][m].get(div_lr) is not None}
+    return values
 
 
 def glue_values(values: Mapping[str, Any], digits: int = 4) -> dict[str, Any]:

@@ -23,6 +23,8 @@ from torch import nn
 from ._checks import check_positive_int
 
 BASELINE_PROTOCOLS = ("book", "authors")
+#: The methods :func:`evaluate_baselines` scores, by the keys of its result.
+BASELINE_METHODS = ("sista_untrained", "sista_converged", "lasso_converged")
 
 __all__ = [
     "predict",
@@ -30,6 +32,7 @@ __all__ = [
     "reconstruct_images",
     "evaluate",
     "evaluate_baselines",
+    "BASELINE_METHODS",
 ]
 
 

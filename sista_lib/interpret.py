@@ -77,6 +77,7 @@ __all__ = [
     "load_run",
     "load_runs",
     "rescore_run",
+    "reconstructions",
     "snapshot_mismatch",
     "reproduction_gaps",
     "psnr_scorer",
@@ -356,6 +357,74 @@ def rescore_run(
         raise ValueError(f"the run records {recorded.size} test scores, the study's data have "
                          f"{scores['psnr'].size} test images")
     return scores, float(np.abs(scores["psnr"] - recorded).max())
+
+
+def reconstructions(
+    results: Mapping[str, Any],
+    results_dir: str | Path,
+    data: StudyData,
+    images: Sequence[int],
+    methods: Sequence[str],
+    *,
+    seed: int = 0,
+) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, float]]:
+    r"""Every method's estimates of some test images of a study, with their PSNR.
+
+    An algorithm (a baseline of :func:`sista_lib.evaluate.evaluate_baselines`) runs on the
+    chosen images with its initial parameters; a trained network is the checkpoint of its run
+    ``seed``, scored again on all test images (:func:`rescore_run`) and cut to the chosen ones.
+
+    Parameters
+    ----------
+    results : dict from :func:`sista_lib.experiment.load_results`
+    results_dir : path of the study's folder
+    data : StudyData
+        The study's data (:func:`study_data`).
+    images : sequence of int
+        Indices of test images, in the order they are shown.
+    methods : sequence of str
+        Baselines and trained networks of the study, in the order they are shown.
+    seed : int
+        The run whose checkpoint stands for each network.
+
+    Returns
+    -------
+    (shown, gaps)
+        ``shown[method]``: ``"estimates"`` (de-normalised, one per chosen image) and ``"psnr"``
+        (dB); ``gaps[network]``: the largest difference between a rescored and a recorded
+        per-image PSNR over all test images (:func:`rescore_run`; 0 when the checkpoint
+        reproduces its record).
+
+    Raises
+    ------
+    ValueError
+        If ``images`` is empty or out of range, or a method is neither a baseline nor a network
+        of the study.
+    """
+    from .evaluate import BASELINE_METHODS, evaluate_baselines
+
+    images = [int(i) for i in images]
+    if not images or min(images) < 0 or max(images) >= len(data.test):
+        raise ValueError(f"images must be indices of the {len(data.test)} test images, got {images}")
+    networks = [m for m in methods if m in results.get("runs", {})]
+    unknown = [m for m in methods if m not in networks and m not in BASELINE_METHODS]
+    if unknown:
+        raise ValueError(f"methods must be baselines {list(BASELINE_METHODS)} or networks of the "
+                         f"study {list(results.get('runs', {}))}, got {unknown}")
+    cfg = results.get("config", {})
+    base = (evaluate_baselines(data.test[images], data.A, data.D, data.normalizer,
+                               protocol=cfg.get("baselines", "book"),
+                               ssim_convention=cfg.get("ssim", "skimage"), return_estimates=True)
+            if len(networks) < len(methods) else {})
+    shown, gaps = {}, {}
+    for m in methods:
+        if m in base:
+            scores = base[m]["scores"]
+            shown[m] = {"estimates": scores["estimates"], "psnr": scores["psnr"]}
+        else:
+            scores, gaps[m] = rescore_run(results, results_dir, m, seed, data)
+            shown[m] = {"estimates": scores["estimates"][images], "psnr": scores["psnr"][images]}
+    return shown, gaps
 
 
 def snapshot_mismatch(model: nn.Module, snapshot: Mapping[str, Mapping[str, float]]) -> float:

@@ -212,3 +212,84 @@ def test_glue_all_glues_each_value_without_display(monkeypatch):
     monkeypatch.setitem(sys.modules, "myst_nb", fake)
     assert book.glue_all({"psnr": np.float64(20.12345), "n": np.int32(3), "who": "LSTM"}, 2) is None
     assert calls == [("psnr", 20.12, False), ("n", 3, False), ("who", "LSTM", False)]
+
+
+# --------------------------------------------------------------------------------------------
+# the values a chapter quotes
+# --------------------------------------------------------------------------------------------
+
+
+def test_training_rows_give_step_costs_and_validation_levels():
+    def run(initial, val, seconds, steps):
+        return {"train": {"initial_val_loss": initial, "val_loss": val, "epoch_seconds": seconds,
+                          "steps": steps}}
+
+    results = {"models": ["sista_rnn", "lstm"],
+               "runs": {"sista_rnn": {"0": run(9.0, [5.0, 3.0, 4.0], [1.0, 1.0, 1.0], 30),
+                                      "1": run(7.0, [3.0, 1.0, 2.0], [2.0, 2.0, 2.0], 30)},
+                        "lstm": {"0": run(20.0, [10.0, 8.0, 9.0], [3.0, 3.0, 3.0], 10)}}}
+    header, rows = book.training_rows(results)
+    assert header == ["network", "ms per step", "validation MSE, epoch 0", "after epoch 1", "best"]
+    # seed means: 3 s / 30 steps and 6 s / 30 steps -> 150 ms; curve 4, 2, 3
+    assert rows == [["SISTA-RNN (paper)", "150", "8.00", "4.00", "2.00"],
+                    ["LSTM", "900", "20.00", "10.00", "8.00"]]
+    with pytest.raises(ValueError, match=r"models must be trained models of the study"):
+        book.training_rows(results, models=["stacked_rnn"])
+
+
+def test_study_values_are_the_numbers_of_the_committed_small_study():
+    from pathlib import Path
+
+    from sista_lib import claims
+    from sista_lib.experiment import load_results
+
+    results = load_results(Path(__file__).resolve().parents[1] / "results" / "paper")
+    values = book.study_values(results, initial_scalars={"alpha": 1.0, "lam1": 0.5})
+    budget = claims.training_budget(results)
+    assert values["steps"] == "1,500" and values["paper_steps"] == "49,000" and values["steps_ratio"] == 32.7
+    assert (values["n_train"], values["n_test"], values["n_seeds"], values["epochs"]) == (750, 100, 3, 100)
+    assert values["n_test_photos"] == len(results["data"]["photos"]["test"])
+    assert values["psnr_sista_rnn"] == round(results["summary"]["sista_rnn"]["psnr"]["mean"], 2)
+    assert values["psnr_lasso_converged"] == round(
+        results["baselines"]["lasso_converged"]["summary"]["psnr"]["mean"], 2)
+    assert values["params_sista_rnn"] == f"{results['summary']['sista_rnn']['n_parameters']:,}"
+    gap = results["summary"]["stacked_rnn"]["psnr"]["mean"] - results["summary"]["sista_rnn"]["psnr"]["mean"]
+    assert values["gap_stacked_rnn"] == round(abs(gap), 2)
+    assert values["claim_stacked_rnn"] == ("holds" if gap < 0 else "does not hold")
+    faster = claims.speed_claim(results).details
+    assert values["bb_level"] == round(faster["level"], 2) and values["lead_epochs"] == faster["lead_epochs"]
+    assert values["lstm_step_ratio"] == round(claims.seconds_per_step(results, "lstm")
+                                              / claims.seconds_per_step(results, "sista_rnn"), 1)
+    # eta s = 1e-4 x 1,500 = 0.15: 15 % of alpha = 1, 30 % of lambda1 = 0.5
+    assert values["max_drift"] == 0.15 and (values["drift_pct_alpha"], values["drift_pct_lam1"]) == (15.0, 30.0)
+    assert values["paper_hours_lstm"] == round(budget["paper_steps"] * claims.seconds_per_step(results, "lstm") / 3600, 1)
+    with pytest.raises(ValueError, match=r"initial_scalars\['lam2'\] must be non-zero"):
+        book.study_values(results, initial_scalars={"lam2": 0.0})
+    with pytest.raises(ValueError, match=r"model must be a trained network of the study"):
+        book.study_values(results, model="sista_untrained")
+
+
+def _sweep():
+    score = {"sista_rnn": {1e-4: 19.0, 1e-3: None}, "lstm": {1e-4: 14.0, 1e-3: 19.5}}
+    return {"lrs": [1e-4, 1e-3], "models": ["sista_rnn", "lstm"], "score": score,
+            "diverged": {"sista_rnn": {1e-4: None, 1e-3: 3}, "lstm": {1e-4: None, 1e-3: None}},
+            "best_lr": {"sista_rnn": 1e-4, "lstm": 1e-3}}
+
+
+def test_sweep_values_name_the_best_rates_the_winner_and_the_divergence():
+    studies = {lr: {"config": {"n_train": 1000, "n_test": 120, "batch_size": 50, "epochs": 4}}
+               for lr in (1e-4, 1e-3)}
+    values = book.sweep_values(_sweep(), studies)
+    assert values == {
+        "sweep_n_lrs": 2, "sweep_lrs": "0.0001, 0.001", "sweep_n_train": "1,000", "sweep_n_test": "120",
+        "sweep_epochs": 4, "sweep_steps": "80", "sweep_winner": "LSTM",
+        "sweep_paper_sista_rnn": "19.00", "sweep_paper_lstm": "14.00",
+        "sweep_best_lr_sista_rnn": "0.0001", "sweep_best_sista_rnn": "19.00",
+        "sweep_best_lr_lstm": "0.001", "sweep_best_lstm": "19.50",
+        # eta / sqrt(1 - rho) = 1e-3 / sqrt(0.1)
+        "sweep_div_lr": "0.001", "sweep_step_bound": "0.0032", "sweep_div_sista_rnn": 3}
+    assert "sweep_div_lr" not in book.sweep_values(_sweep(), studies, model="lstm")
+    with pytest.raises(ValueError, match=r"reference_lr must be a rate of the sweep \[0.0001, 0.001\], got 0.0003"):
+        book.sweep_values(_sweep(), studies, reference_lr=3e-4)
+    with pytest.raises(ValueError, match=r"rho must be in \[0, 1\), got 1.0"):
+        book.sweep_values(_sweep(), studies, rho=1.0)

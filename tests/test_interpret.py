@@ -550,3 +550,23 @@ def test_band_of_finds_the_band_of_an_atom():
         interpret.band_of(N, bands)
     with pytest.raises(ValueError, match="j must be >= 0"):
         interpret.band_of(-1, bands)
+
+
+def test_reconstructions_cut_the_rescored_run_and_run_the_baselines_on_the_chosen_images(tmp_path):
+    from sista_lib.evaluate import evaluate, evaluate_baselines
+
+    results, data = _tiny_study(tmp_path, psnr_shift=0.25)
+    shown, gaps = interpret.reconstructions(results, tmp_path, data, [1], ["sista_untrained", "sista_rnn"])
+    assert list(shown) == ["sista_untrained", "sista_rnn"] and gaps == {"sista_rnn": pytest.approx(0.25, abs=1e-12)}
+    full, _ = interpret.rescore_run(results, tmp_path, "sista_rnn", 0, data)
+    assert np.array_equal(shown["sista_rnn"]["estimates"], full["estimates"][[1]])
+    assert np.array_equal(shown["sista_rnn"]["psnr"], full["psnr"][[1]])
+    base = evaluate_baselines(data.test[[1]], data.A, data.D, data.normalizer, return_estimates=True)
+    assert np.array_equal(shown["sista_untrained"]["estimates"], base["sista_untrained"]["scores"]["estimates"])
+    assert interpret.reconstructions(results, tmp_path, data, [0], ["sista_rnn"])[0]["sista_rnn"]["psnr"][0] \
+        == pytest.approx(float(evaluate(interpret.load_run(results, tmp_path, "sista_rnn", 0, data.A, data.D)[0],
+                                        data.test[[0]], data.A, data.normalizer)["psnr"][0]))
+    with pytest.raises(ValueError, match=r"images must be indices of the 2 test images, got \[2\]"):
+        interpret.reconstructions(results, tmp_path, data, [2], ["sista_rnn"])
+    with pytest.raises(ValueError, match=r"methods must be baselines .* got \['lstm'\]"):
+        interpret.reconstructions(results, tmp_path, data, [0], ["lstm"])
