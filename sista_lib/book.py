@@ -21,7 +21,8 @@ import numpy as np
 from ._checks import check_positive_int
 from .claims import (claims_table, seconds_per_step, speed_claim, study_processes,
                      training_budget)
-from .experiment import MODEL_LABELS, results_table
+from .experiment import (FIXED_DIFFERENCES, MODEL_LABELS, ExperimentConfig, protocol_table,
+                         results_table)
 
 __all__ = [
     "RESULT_ORDER",
@@ -31,6 +32,8 @@ __all__ = [
     "show_table",
     "results_rows",
     "claims_rows",
+    "protocol_rows",
+    "difference_rows",
     "level_rows",
     "training_rows",
     "study_report",
@@ -277,6 +280,76 @@ def claims_rows(rows: Sequence[Any]) -> tuple[list[str], list[list[str]]]:
                      format_cell(r.other), difference, r.verdict,
                      "; ".join(f(r.details[k]) for k, f in details if k in r.details)])
     return header, body
+
+
+def _clipping(norm: float | None) -> str:
+    return "none" if norm is None else f"global norm clipped at {norm:g}"
+
+
+#: How a protocol table names a setting that is not the authors', by field of the config.
+_SETTINGS: dict[str, Any] = {
+    "rms_eps": lambda v: f"epsilon {v:g}", "lstm_rms_eps": lambda v: f"epsilon {v:g}",
+    "rms_init": lambda v: f"accumulator initialised to {v:g}",
+    "clip_grad_norm": _clipping, "lstm_clip_grad_norm": _clipping,
+    "lstm_keep_best": lambda v: "the best validation epoch's" if v else "the last epoch's",
+    "select_last_epoch": lambda v: ("validation after each epoch, the final one included" if v
+                                    else "validation before each epoch"),
+    "stacked_init": {"scaled": "variance-preserving Gaussians, about 8 x larger; thresholds 0.5",
+                     "authors": "the authors'"},
+    "lstm_init": {"torch": "torch's uniform(±1/sqrt(H)), two bias vectors",
+                  "keras1": "Keras 1's"},
+    "lstm_gate": {"sigmoid": "sigmoid", "hard_sigmoid": "hard sigmoid"},
+    "ssim": {"skimage": "scikit-image's: the map without a 5-pixel border", "matlab": "MATLAB's"},
+    "baselines": {"book": "SISTA from the first column; converged SISTA with alpha = L",
+                  "authors": "the authors'"},
+}
+
+
+def _setting(field: str, value: Any) -> str:
+    text = _SETTINGS.get(field)
+    if callable(text):
+        return text(value)
+    return text.get(value, str(value)) if isinstance(text, dict) else str(value)
+
+
+def protocol_rows(configs: Mapping[str, ExperimentConfig]) -> tuple[list[str], list[list[str]]]:
+    """The authors' protocol item by item beside some configurations, as ``(header, rows)``.
+
+    One row per item of :data:`sista_lib.experiment.AUTHORS_PROTOCOL`
+    (:func:`sista_lib.experiment.protocol_table`): the item, what the authors' code does, then
+    for each configuration "same" or the setting it uses instead. Why the ``paper`` preset departs
+    where it does is :data:`sista_lib.experiment.PROTOCOL_CHOICES`.
+
+    Raises
+    ------
+    TypeError
+        If a value of ``configs`` is not an :class:`~sista_lib.experiment.ExperimentConfig`.
+    ValueError
+        If ``configs`` is empty.
+    """
+    if not isinstance(configs, Mapping) or not configs:
+        raise ValueError(f"configs must be a non-empty mapping of names to ExperimentConfig, "
+                         f"got {configs!r}")
+    for name, config in configs.items():
+        if not isinstance(config, ExperimentConfig):
+            raise TypeError(f"configs[{name!r}] must be an ExperimentConfig, got "
+                            f"{type(config).__name__}")
+    tables = {name: protocol_table(config) for name, config in configs.items()}
+    header = ["item", "the authors' code", *configs]
+    body = []
+    for i, row in enumerate(next(iter(tables.values()))):
+        cells = ["same" if t[i]["same"] else _setting(row["field"], t[i]["here"])
+                 for t in tables.values()]
+        body.append([row["item"], row["authors"], *cells])
+    return header, body
+
+
+def difference_rows() -> tuple[list[str], list[list[str]]]:
+    """What differs from the authors' study whatever the configuration, as ``(header, rows)``:
+    one row per item of :data:`sista_lib.experiment.FIXED_DIFFERENCES` (the item, the authors'
+    code, this book, and why)."""
+    return (["item", "the authors' code", "this book", "why"],
+            [list(row) for row in FIXED_DIFFERENCES])
 
 
 def study_report(results: Mapping[str, Any]) -> str:

@@ -21,6 +21,8 @@ chapter to render; it writes no sentences.
 :func:`claims_table` gathers them; :func:`training_budget` compares the study's number of
 optimiser steps with the paper's protocol, the scope every verdict carries, and
 :func:`study_processes` tells which processes computed the runs, when, and with which code.
+:data:`LE2019_PSNR` holds an independent comparison published elsewhere, and
+:func:`reference_margins` reads it the same way.
 """
 
 from __future__ import annotations
@@ -50,6 +52,8 @@ __all__ = [
     "improvement_claims",
     "variant_claim",
     "claims_table",
+    "LE2019_PSNR",
+    "reference_margins",
 ]
 
 BLACK_BOXES = ("stacked_rnn", "lstm")
@@ -381,3 +385,53 @@ def claims_table(results: Mapping[str, Any], *, model: str = "sista_rnn",
     if model == "sista_rnn" and "sista_rnn_released" in results.get("runs", {}):
         rows.append(variant_claim(results, model=model))
     return rows
+
+
+#: Test PSNR (dB) of video-frame reconstruction from compressive measurements, by measurement
+#: rate, as published by Le, Luong and Deligiannis (2019, arXiv:1902.06522): an independent
+#: re-implementation of the SISTA-RNN beside stacked black-box networks. Quoted, not computed.
+LE2019_PSNR: dict[str, tuple[float, ...]] = {
+    "rate": (0.50, 0.33, 0.25, 0.20),
+    "stacked_rnn": (38.56, 35.82, 33.12, 30.78),
+    "lstm": (37.02, 34.06, 31.55, 29.60),
+    "gru": (40.30, 37.31, 33.98, 31.09),
+    "sista_rnn": (42.52, 37.20, 33.85, 30.91),
+}
+
+
+def reference_margins(table: Mapping[str, Sequence[float]] = LE2019_PSNR, *,
+                      model: str = "sista_rnn") -> dict[str, dict[str, Any]]:
+    r"""How far ``model`` is ahead of each other network of a published table of scores.
+
+    For each network :math:`n` other than ``model``: ``margins``, the score of ``model`` minus
+    that of :math:`n` at each rate; ``min`` and ``max`` of them; ``ahead_at``, the rates at
+    which :math:`n` scores higher than ``model``.
+
+    Parameters
+    ----------
+    table : mapping
+        ``"rate"``: the measurement rates; every other key: a network's scores, one per rate.
+    model : str
+        The network compared with the others.
+
+    Raises
+    ------
+    ValueError
+        If ``model`` or ``"rate"`` is missing, or a row does not have one score per rate.
+    """
+    if "rate" not in table or model not in table:
+        raise ValueError(f"table must have the keys 'rate' and {model!r}, got {list(table)}")
+    rates = tuple(float(r) for r in table["rate"])
+    for name, scores in table.items():
+        if len(scores) != len(rates):
+            raise ValueError(f"table[{name!r}] must have one score per rate ({len(rates)}), "
+                             f"got {len(scores)}")
+    ours = np.asarray(table[model], dtype=float)
+    out = {}
+    for name, scores in table.items():
+        if name in ("rate", model):
+            continue
+        margins = ours - np.asarray(scores, dtype=float)
+        out[name] = {"margins": margins, "min": float(margins.min()), "max": float(margins.max()),
+                     "ahead_at": [r for r, d in zip(rates, margins) if d < 0]}
+    return out

@@ -79,6 +79,7 @@ __all__ = [
     "protocol_table",
     "AUTHORS_PROTOCOL",
     "FIXED_DIFFERENCES",
+    "PROTOCOL_CHOICES",
 ]
 
 SCHEMA = "sista_lib.experiment/1"
@@ -288,6 +289,13 @@ AUTHORS_PROTOCOL: tuple[tuple[str, str, Any, str], ...] = (
      "plain Lasso for the first column; converged SISTA with alpha = 1"),
     ("learning rate, batch, epochs", "lr", 1e-4, "1e-4, 50, 100 (49,000 steps)"),
 )
+
+#: Why the ``paper`` preset departs from an item of :data:`AUTHORS_PROTOCOL`, by field; the
+#: item's flag gives the authors' setting.
+PROTOCOL_CHOICES: dict[str, str] = {
+    "lstm_gate": "torch's fused LSTM kernel has sigmoid gates only; a hard-sigmoid LSTM runs a "
+                 "step-by-step loop, slower on a CPU (--lstm-gate hard_sigmoid gives the authors')",
+}
 
 #: What differs from the authors' study whatever the configuration, and why.
 FIXED_DIFFERENCES: tuple[tuple[str, str, str, str], ...] = (

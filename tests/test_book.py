@@ -293,3 +293,34 @@ def test_sweep_values_name_the_best_rates_the_winner_and_the_divergence():
         book.sweep_values(_sweep(), studies, reference_lr=3e-4)
     with pytest.raises(ValueError, match=r"rho must be in \[0, 1\), got 1.0"):
         book.sweep_values(_sweep(), studies, rho=1.0)
+
+
+def test_protocol_rows_name_each_departure_from_the_authors():
+    from dataclasses import replace
+
+    from sista_lib.experiment import AUTHORS_PROTOCOL, PRESETS, PROTOCOL_CHOICES, protocol_table
+
+    paper = PRESETS["paper"]["config"]
+    # every departure of the paper preset has its reason, and no reason is given for an item it keeps
+    assert {r["field"] for r in protocol_table(paper) if not r["same"]} == set(PROTOCOL_CHOICES)
+    header, rows = book.protocol_rows({"paper": paper, "eps": replace(paper, rms_eps=1e-6, ssim="skimage")})
+    assert header == ["item", "the authors' code", "paper", "eps"]
+    assert [r[0] for r in rows] == [item for item, *_ in AUTHORS_PROTOCOL]
+    by_item = {r[0]: r for r in rows}
+    assert by_item["optimiser of the soft-threshold RNNs"][2:4] == ["same", "epsilon 1e-06"]
+    assert by_item["SSIM"][2:] == ["same", "scikit-image's: the map without a 5-pixel border"]
+    assert by_item["LSTM gates"][2:] == ["sigmoid", "sigmoid"]
+    legacy = book.protocol_rows({"small-v1": PRESETS["small-v1"]["config"]})[1]
+    assert {r[0]: r[2] for r in legacy}["gradient clipping (LSTM)"] == "none"
+    with pytest.raises(TypeError, match=r"configs\['x'\] must be an ExperimentConfig, got dict"):
+        book.protocol_rows({"x": {}})
+    with pytest.raises(ValueError, match="configs must be a non-empty mapping"):
+        book.protocol_rows({})
+
+
+def test_difference_rows_are_the_fixed_differences():
+    from sista_lib.experiment import FIXED_DIFFERENCES
+
+    header, rows = book.difference_rows()
+    assert header == ["item", "the authors' code", "this book", "why"]
+    assert rows == [list(r) for r in FIXED_DIFFERENCES] and all(len(r) == 4 and all(r) for r in rows)

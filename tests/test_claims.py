@@ -163,3 +163,17 @@ def test_study_processes_group_runs_by_command_line():
         claims.study_processes({"runs": {}})
     with pytest.raises(ValueError, match="at least one run"):
         claims.study_processes({"provenance": {"runs": {}}})
+
+
+def test_reference_margins_of_the_published_table():
+    margins = claims.reference_margins()
+    assert set(margins) == {"stacked_rnn", "lstm", "gru"}
+    # 42.52 - 37.02 at 50 %, 33.85 - 33.12 at 25 %
+    assert margins["lstm"]["max"] == pytest.approx(5.50) and margins["stacked_rnn"]["min"] == pytest.approx(0.13)
+    assert margins["stacked_rnn"]["ahead_at"] == [] and margins["lstm"]["ahead_at"] == []
+    assert margins["gru"]["ahead_at"] == [0.33, 0.25, 0.20]
+    assert np.allclose(margins["gru"]["margins"], [2.22, -0.11, -0.13, -0.18])
+    with pytest.raises(ValueError, match=r"table\['x'\] must have one score per rate \(2\), got 1"):
+        claims.reference_margins({"rate": (0.5, 0.25), "sista_rnn": (1.0, 2.0), "x": (1.0,)})
+    with pytest.raises(ValueError, match="table must have the keys 'rate' and 'sista_rnn'"):
+        claims.reference_margins({"rate": (0.5,)})
