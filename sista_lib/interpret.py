@@ -3,7 +3,8 @@ r"""Reading a trained SISTA-RNN (and what can be read from the black-box baselin
 A SISTA-RNN's weights are functions of the interpretable parameters
 :math:`\theta = \{A, D, F, \alpha, \lambda_1, \lambda_2, \hat h_0\}`, so a trained network can be
 read parameter by parameter. This module computes the numbers such a reading rests on; it returns
-small dataclasses and dicts of numbers (and a few short categorical labels), never sentences.
+small dataclasses and dicts of numbers (and a few short categorical labels), never sentences, and
+the tables of such numbers as formatted cells.
 
 - Loading and checking: :func:`study_data`, :func:`load_run`, :func:`load_runs`,
   :func:`rescore_run`, :func:`snapshot_mismatch`, :func:`reproduction_gaps`,
@@ -22,8 +23,16 @@ small dataclasses and dicts of numbers (and a few short categorical labels), nev
 - :math:`A`, :math:`F` and the codes: :func:`measurement_alignment`, :func:`diagonal_means`,
   :func:`dynamics_change`, :func:`code_sparsity`.
 - The black boxes: :func:`spectral_radius`, :func:`spectrum_change`, :func:`lstm_forget_bias`,
-  :func:`signed_permutation`, :func:`permute_stacked_rnn`, :func:`relative_gap`,
-  :func:`order_of_magnitude`.
+  :func:`lstm_recurrent_weights`, :func:`signed_permutation`, :func:`permute_stacked_rnn`,
+  :func:`relative_gap`, :func:`order_of_magnitude`.
+- The tables of a reading, as ``(header, rows)`` of formatted cells for
+  :func:`sista_lib.book.show_table`: :func:`score_rows`, :func:`scalar_rows`,
+  :func:`ablation_rows`, :func:`drift_rows`, :func:`band_rows`, :func:`sparsity_rows`,
+  :func:`change_rows`.
+- The numbers the prose quotes, as dicts of named values rounded as the prose shows them (for
+  :func:`sista_lib.book.glue_all`): :func:`score_values`, :func:`initial_values`,
+  :func:`reading_values`, :func:`ablation_values`, :func:`depth_sweep_values`,
+  :func:`sparsity_values`, :func:`change_values`, :func:`spectrum_change_values`.
 
 The step-size regime (:func:`step_regime`) rests on the descent lemma of the proximal-gradient
 step. With :math:`f(h) = \tfrac12\lVert x_t - ADh\rVert^2 + \tfrac{\lambda_2}{2}\lVert Dh -
@@ -62,6 +71,7 @@ from torch import nn
 from ._checks import ArrayLike, check_positive_int, check_scalar
 from .checkpoints import load_parameters
 from .evaluate import reconstruct_images
+from .experiment import MODEL_LABELS
 from .metrics import psnr, quantize_8bit
 from .models import SISTARNN, LSTMBaseline, StackedRNN, build_model
 from .sista import sista, sista_step_size
@@ -112,10 +122,26 @@ __all__ = [
     "spectral_radius",
     "spectrum_change",
     "lstm_forget_bias",
+    "lstm_recurrent_weights",
     "signed_permutation",
     "permute_stacked_rnn",
     "relative_gap",
     "order_of_magnitude",
+    "score_rows",
+    "scalar_rows",
+    "ablation_rows",
+    "drift_rows",
+    "band_rows",
+    "sparsity_rows",
+    "change_rows",
+    "score_values",
+    "initial_values",
+    "reading_values",
+    "ablation_values",
+    "depth_sweep_values",
+    "sparsity_values",
+    "change_values",
+    "spectrum_change_values",
 ]
 
 #: The step-size regimes of :func:`step_regime`, from the strongest guarantee to none.
@@ -206,6 +232,14 @@ class StudyData:
         """Indices of the first test image of each photo, in the order the photos first appear."""
         photos = self.test_photos
         return [photos.index(name) for name in dict.fromkeys(photos)]
+
+    def test_measurements(self) -> torch.Tensor:
+        r"""The measurements :math:`x_t = A_0 y_t` of the normalised test columns :math:`y_t`, as
+        the networks read them: a (T, n_test, M) tensor in float64."""
+        from .data import images_to_sequences, measure
+
+        return torch.as_tensor(measure(images_to_sequences(self.normalizer.transform(self.test)),
+                                       self.A))
 
 
 def study_data(results: Mapping[str, Any], n: int = 128) -> StudyData:
@@ -780,7 +814,9 @@ def sista_reading(model: SISTARNN) -> dict[str, Any]:
     Returns
     -------
     dict with ``A, D, F, h0`` (and ``Dinv`` for the released variant) as float64 arrays,
-    ``alpha, lam1, lam2, b, pull, L, ratio`` as floats and ``regime`` (:func:`step_regime`).
+    ``alpha, lam1, lam2, b, pull, L, ratio`` as floats, ``regime`` (:func:`step_regime`), and
+    ``s_lo, s_hi``, the smallest and largest eigenvalue of the iteration matrix
+    :math:`S = I - \tfrac1\alpha D^T(A^TA + \lambda_2 I)D` (:func:`iteration_eigenvalue_range`).
     """
     model = _check_sista_rnn(model)
     if not model.tie_layers:
@@ -789,8 +825,10 @@ def sista_reading(model: SISTARNN) -> dict[str, Any]:
     p = {k: v.detach().cpu().double().numpy() for k, v in model.sista_parameters().items()}
     alpha, lam1, lam2 = (float(p[k]) for k in ("alpha", "lam1", "lam2"))
     L = sista_step_size(p["A"], p["D"], lam2)
+    s_lo, s_hi = iteration_eigenvalue_range(p["A"], p["D"], alpha, lam2)
     return {**p, "alpha": alpha, "lam1": lam1, "lam2": lam2, "b": lam1 / alpha,
-            "pull": lam2 / alpha, "L": L, "ratio": alpha / L, "regime": step_regime(alpha, L)}
+            "pull": lam2 / alpha, "L": L, "ratio": alpha / L, "regime": step_regime(alpha, L),
+            "s_lo": s_lo, "s_hi": s_hi}
 
 
 def read_sista_rnn(
@@ -823,7 +861,7 @@ def read_sista_rnn(
     dict with
     - ``alpha, lam1, lam2, b, pull, L, ratio, regime``: :func:`sista_reading`;
     - ``rel_<name>``, ``speed_<name>`` for every parameter: :func:`parameter_drift`;
-    - ``s_lo, s_hi``: :func:`iteration_eigenvalue_range`;
+    - ``s_lo, s_hi``: :func:`iteration_eigenvalue_range` (from :func:`sista_reading`);
     - ``ortho`` (:math:`\lVert D^TD - I\rVert_2`), ``sv_min``, ``sv_max``:
       :func:`dictionary_spectrum`; ``atom_cos``, ``atom_own``: :func:`atom_recognition`;
     - ``outside_support, leading, row_space``: :func:`change_structure`;
@@ -837,7 +875,7 @@ def read_sista_rnn(
                                              "regime")}
     for name, d in parameter_drift(trained, initial).items():
         out[f"rel_{name}"], out[f"speed_{name}"] = d.relative, d.speed(lr, steps)
-    out["s_lo"], out["s_hi"] = iteration_eigenvalue_range(p["A"], p["D"], p["alpha"], p["lam2"])
+    out["s_lo"], out["s_hi"] = p["s_lo"], p["s_hi"]
     spectrum = dictionary_spectrum(p["D"])
     out.update(ortho=spectrum.orthonormality_defect, sv_min=spectrum.min, sv_max=spectrum.max)
     out["atom_cos"], out["atom_own"] = atom_recognition(p["D"], D0)
@@ -1379,6 +1417,30 @@ def lstm_forget_bias(model: LSTMBaseline | nn.LSTM, layer: int) -> np.ndarray:
     return total[H:2 * H].detach().cpu().numpy()
 
 
+def lstm_recurrent_weights(initial: LSTMBaseline | nn.LSTM,
+                           trained: LSTMBaseline | nn.LSTM) -> list[tuple[np.ndarray, np.ndarray]]:
+    r"""The recurrent matrices ``weight_hh_l<k>`` (:math:`4H \times H`, the gates stacked as torch
+    stores them) of every layer of an LSTM before and after training, in the parameters'
+    precision.
+
+    Returns
+    -------
+    list of (initial, trained) arrays, one pair per layer
+    """
+    lstms = []
+    for name, model in (("initial", initial), ("trained", trained)):
+        lstm = model.lstm if isinstance(model, LSTMBaseline) else model
+        if not isinstance(lstm, nn.LSTM):
+            raise TypeError(f"{name} must be an LSTMBaseline or torch.nn.LSTM, got "
+                            f"{type(model).__name__}")
+        lstms.append(lstm)
+    if lstms[0].num_layers != lstms[1].num_layers:
+        raise ValueError(f"initial and trained must have the same number of layers, got "
+                         f"{lstms[0].num_layers} and {lstms[1].num_layers}")
+    return [tuple(getattr(lstm, f"weight_hh_l{k}").detach().cpu().numpy() for lstm in lstms)
+            for k in range(lstms[0].num_layers)]
+
+
 def signed_permutation(n: int, rng: np.random.Generator) -> np.ndarray:
     r"""A random signed permutation matrix :math:`Q` (one :math:`\pm 1` per row and column),
     :math:`Q^TQ = I`. Draws the permutation, then the signs, from ``rng``."""
@@ -1444,3 +1506,524 @@ def order_of_magnitude(x: float) -> float:
     stating a rounding-level agreement as "to 1e-14"); :math:`10^{-300}` for 0."""
     x = check_scalar(x, "x", nonnegative=True)
     return 10.0 ** math.ceil(math.log10(max(x, 1e-300)))
+
+
+# --------------------------------------------------------------------------------------------
+# the tables of a reading: (header, rows) of formatted cells
+# --------------------------------------------------------------------------------------------
+
+
+def _check_keyed(x: Any, name: str, what: str) -> list[str]:
+    """The keys (models, variants, labels) of ``x``, a non-empty mapping of ``what``."""
+    if isinstance(x, Mapping) and x:
+        return list(x)
+    got = "an empty mapping" if isinstance(x, Mapping) else type(x).__name__
+    raise (ValueError if isinstance(x, Mapping) else TypeError)(
+        f"{name} must be a non-empty mapping of {what}, got {got}")
+
+
+def _relative_cell(relative: float) -> str:
+    """A relative change as a table cell; "(from 0)" for a tensor that started at zero (NaN)."""
+    return "(from 0)" if math.isnan(relative) else f"{relative:.4f}"
+
+
+def score_rows(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
+    r"""The trained networks' test scores: per network, the mean :math:`\pm` standard deviation of
+    the mean test PSNR over seeds (dB), its value at initialisation, and the best validation epoch
+    of each seed (whose parameters were kept), in the study's order of seeds.
+
+    Raises
+    ------
+    ValueError
+        If a model of the study has no summary or no run for one of its seeds.
+    """
+    models, seeds = list(results.get("models", [])), list(results.get("seeds", []))
+    if not models or not seeds:
+        raise ValueError("results must list its models and seeds, as load_results returns them")
+    header = ["network", "test PSNR (dB), mean ± std over seeds", "at initialisation",
+              "best epoch per seed"]
+    rows = []
+    for m in models:
+        try:
+            p = results["summary"][m]["psnr"]
+            best = [results["runs"][m][str(s)]["train"]["best_epoch"] for s in seeds]
+        except KeyError as missing:
+            raise ValueError(f"results must hold the summary and every seed's run of model {m!r}, "
+                             f"got none for {missing}") from None
+        rows.append([MODEL_LABELS.get(m, m), f"{p['mean']:.2f} ± {p['std']:.2f}",
+                     f"{p['initial_mean']:.2f}", ", ".join(map(str, best))])
+    return header, rows
+
+
+#: The columns of :func:`scalar_rows`: keys of :func:`sista_reading` and their titles.
+_SCALAR_COLUMNS = {"alpha": "α", "lam1": "λ1", "lam2": "λ2", "b": "b = λ1/α", "pull": "λ2/α",
+                   "L": "L", "ratio": "α/L"}
+
+
+def scalar_rows(
+    initial: Mapping[str, Any],
+    readings: Mapping[str, Mapping[int, Mapping[str, Any]]],
+    best: Mapping[str, Mapping[int, int]],
+    *,
+    initial_label: str = "initial (both variants)",
+) -> tuple[list[str], list[list[Any]]]:
+    r"""SISTA's scalars :math:`\alpha, \lambda_1, \lambda_2`, the ratios
+    :math:`b = \lambda_1/\alpha` and :math:`\lambda_2/\alpha`, :math:`L` and :math:`\alpha/L`: the
+    initial values, then one row per run (four decimals).
+
+    Parameters
+    ----------
+    initial : mapping
+        :func:`sista_reading` of the initial network.
+    readings : mapping label -> (seed -> reading)
+        :func:`read_sista_rnn` (or :func:`sista_reading`) of each run, per network label.
+    best : mapping label -> (seed -> int)
+        The best validation epoch of each run.
+
+    Raises
+    ------
+    ValueError
+        If a reading lacks a column, or a run has no best epoch.
+    """
+    labels = _check_keyed(readings, "readings", "labels to per-seed readings")
+    header = ["network", "seed", "best epoch", *_SCALAR_COLUMNS.values()]
+
+    def cells(reading: Mapping[str, Any], where: str) -> list[str]:
+        missing = [c for c in _SCALAR_COLUMNS if c not in reading]
+        if missing:
+            raise ValueError(f"{where} must hold {list(_SCALAR_COLUMNS)}, got none for {missing}")
+        return [f"{reading[c]:.4f}" for c in _SCALAR_COLUMNS]
+
+    rows = [[initial_label, "", "", *cells(initial, "initial")]]
+    for label in labels:
+        for s, r in readings[label].items():
+            if s not in best.get(label, {}):
+                raise ValueError(f"best must hold the best epoch of {label!r} seed {s}, got none")
+            rows.append([label, s, best[label][s], *cells(r, f"readings[{label!r}][{s}]")])
+    return header, rows
+
+
+def ablation_rows(losses: Mapping[str, Mapping[str, float]], gains: Mapping[str, float],
+                  groups: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    r"""PSNR lost (dB, two decimals) when one group of parameters is reset to its initial value,
+    one column per variant (:func:`ablation_losses`), and a last row with everything reset: the
+    whole gain of training, :math:`\overline{s(\theta)} - s(\theta_0)`.
+
+    Parameters
+    ----------
+    losses : mapping variant -> (group -> loss)
+    gains : mapping variant -> float
+        The whole gain of training of each variant.
+    groups : sequence of str
+        The rows, in order; a group a variant does not have gets an empty cell.
+
+    Raises
+    ------
+    ValueError
+        If a variant has no gain.
+    """
+    variants = _check_keyed(losses, "losses", "variants to losses per group")
+    missing = [v for v in variants if v not in gains]
+    if missing:
+        raise ValueError(f"gains must hold the gain of every variant of losses, got none for "
+                         f"{missing}")
+    header = ["parameter reset to its initial value"]
+    header += [f"PSNR lost (dB), {v} variant" for v in variants]
+    rows = [[g] + [f"{losses[v][g]:.2f}" if g in losses[v] else "" for v in variants]
+            for g in groups]
+    return header, rows + [["all (the untrained network)"] + [f"{gains[v]:.2f}" for v in variants]]
+
+
+def drift_rows(readings: Mapping[str, Mapping[str, Any]],
+               names: Sequence[str]) -> tuple[list[str], list[list[str]]]:
+    r"""How far each parameter tensor moved, two columns per variant: its relative change
+    :math:`\lVert\theta - \theta_0\rVert_F / \lVert\theta_0\rVert_F` (four decimals, "(from 0)"
+    for a tensor that started at zero) and its mean absolute change per entry over
+    :math:`\eta s` (two decimals, :meth:`ParameterDrift.speed`).
+
+    Parameters
+    ----------
+    readings : mapping variant -> reading
+        With ``rel_<name>`` and ``speed_<name>`` (:func:`read_sista_rnn`, e.g. combined over
+        seeds by :func:`combine_readings`).
+    names : sequence of str
+        The tensors, one row each; a tensor a variant does not have gets empty cells.
+    """
+    variants = _check_keyed(readings, "readings", "variants to readings")
+    header = ["tensor"] + [t for v in variants
+                           for t in (f"relative change, {v}", f"mean |Δ| / (η s), {v}")]
+
+    def cells(r: Mapping[str, Any], name: str) -> list[str]:
+        if f"rel_{name}" not in r:
+            return ["", ""]
+        return [_relative_cell(r[f"rel_{name}"]), f"{r[f'speed_{name}']:.2f}"]
+
+    return header, [[n] + [c for v in variants for c in cells(readings[v], n)] for n in names]
+
+
+def band_rows(readings: Mapping[str, Mapping[str, Any]],
+              bands: Sequence[Band]) -> tuple[list[str], list[list[Any]]]:
+    r"""Per band of atoms (:func:`wavelet_bands`): its number of atoms and, per variant, the mean
+    relative change :math:`\delta_j` and the mean norm :math:`\lVert d_j\rVert` of its atoms (four
+    decimals).
+
+    Parameters
+    ----------
+    readings : mapping variant -> reading
+        With ``delta_<short>`` and ``norm_<short>`` for every band (:func:`read_sista_rnn` with
+        ``bands``).
+
+    Raises
+    ------
+    ValueError
+        If a reading lacks a band.
+    """
+    variants = _check_keyed(readings, "readings", "variants to readings")
+    for v in variants:
+        missing = [b.short for b in bands if f"delta_{b.short}" not in readings[v]]
+        if missing:
+            raise ValueError(f"readings[{v!r}] must hold the band means of every band "
+                             f"(read_sista_rnn with bands), got none for {missing}")
+    header = ["band", "atoms"]
+    header += [t for v in variants for t in (f"mean δ_j, {v}", f"mean ‖d_j‖, {v}")]
+    return header, [[b.name, b.stop - b.start]
+                    + [f"{readings[v][f'{q}_{b.short}']:.4f}" for v in variants
+                       for q in ("delta", "norm")] for b in bands]
+
+
+def sparsity_rows(sparsity: Mapping[str, Mapping[str, Any]], *,
+                  k: int = 16) -> tuple[list[str], list[list[str]]]:
+    r"""How sparse codes are, one row per label (:func:`code_sparsity` computed with ``k``): the
+    fraction of non-zero entries, their mean number per column, the fraction of columns using
+    fewer than half the atoms, and the share of a code's energy in its ``k`` largest entries.
+
+    Raises
+    ------
+    ValueError
+        If a result lacks one of these numbers.
+    """
+    labels = _check_keyed(sparsity, "sparsity", "labels to code_sparsity results")
+    k = check_positive_int(k, "k")
+    columns = {"nonzero_fraction": "non-zero fraction",
+               "nonzero_per_column": "non-zero entries per column",
+               "few_fraction": "columns using fewer than half the atoms",
+               "energy_top_k": f"energy in the {k} largest"}
+    rows = []
+    for label in labels:
+        sp = sparsity[label]
+        missing = [c for c in columns if c not in sp]
+        if missing:
+            raise ValueError(f"sparsity[{label!r}] must be a code_sparsity result, got none for "
+                             f"{missing}")
+        rows.append([label] + [f"{sp[c]:.1f}" if c == "nonzero_per_column" else f"{sp[c]:.4f}"
+                               for c in columns])
+    return ["codes", *columns.values()], rows
+
+
+def change_rows(changes: Mapping[str, Mapping[str, GroupChange]],
+                ) -> tuple[list[str], list[list[str]]]:
+    r"""The pooled relative change of every group of tensors of some networks
+    (:func:`pooled_relative_change`), one row per group: the network's label, the group, its
+    shapes and its change (four decimals, "(from 0)" for tensors that started at zero).
+
+    Parameters
+    ----------
+    changes : mapping model -> (group -> :class:`GroupChange`)
+        Models by their names in the study (``"stacked_rnn"``, ``"lstm"``), shown by their labels.
+    """
+    models = _check_keyed(changes, "changes", "models to pooled relative changes")
+    return (["network", "tensor", "shape", "relative change"],
+            [[MODEL_LABELS.get(m, m), name, c.shape_label, _relative_cell(c.relative)]
+             for m in models for name, c in changes[m].items()])
+
+
+# --------------------------------------------------------------------------------------------
+# the numbers the prose quotes, by the names it glues them under
+# --------------------------------------------------------------------------------------------
+
+
+def _round(x: Any, digits: int) -> float:
+    """A number as the prose shows it: a Python float with ``digits`` decimals (NaN stays NaN)."""
+    return round(float(x), digits)
+
+
+def score_values(results: Mapping[str, Any]) -> dict[str, Any]:
+    r"""The study's scores as the prose quotes them.
+
+    - ``psnr_<model>``: the mean test PSNR of every trained network, mean over seeds (dB, two
+      decimals); ``best_model``: the label of the network with the highest.
+    - ``psnr_lasso_conv``, ``psnr_sista_conv``: the per-column Lasso and SISTA
+      (:math:`\lambda_2 = 1, F = I`) run to convergence; ``temporal_verdict``, what SISTA's
+      temporal prior does against the Lasso at its initial weight: ``"helps"`` when SISTA scores
+      at least as well, else ``"costs more than it brings"``. Absent when the study ran no
+      baselines.
+    - ``n_test`` (test images) and ``n_seeds``.
+
+    Raises
+    ------
+    ValueError
+        If ``results`` lacks its configuration, seeds, models or their summaries.
+    """
+    try:
+        n_test, seeds = results["config"]["n_test"], results["seeds"]
+        models = list(results["models"])
+        psnr = {m: results["summary"][m]["psnr"]["mean"] for m in models}
+    except (KeyError, TypeError):
+        raise ValueError("results must hold config.n_test, seeds, models and a PSNR summary of "
+                         "every model, as load_results returns them") from None
+    if not models:
+        raise ValueError("results must hold at least one trained model, got none")
+    values: dict[str, Any] = {f"psnr_{m}": _round(p, 2) for m, p in psnr.items()}
+    base = results.get("baselines", {})
+    if {"lasso_converged", "sista_converged"} <= set(base):
+        lasso, temporal = (base[k]["summary"]["psnr"]["mean"]
+                           for k in ("lasso_converged", "sista_converged"))
+        values |= {"psnr_lasso_conv": _round(lasso, 2), "psnr_sista_conv": _round(temporal, 2),
+                   "temporal_verdict": "costs more than it brings" if lasso > temporal else "helps"}
+    best = max(models, key=psnr.get)
+    return values | {"n_test": int(n_test), "n_seeds": len(seeds),
+                     "best_model": MODEL_LABELS.get(best, best)}
+
+
+def initial_values(initial: Mapping[str, Any], bands: Sequence[Band]) -> dict[str, Any]:
+    r"""The numbers the prose quotes about the initial SISTA-RNN and the data's :math:`A_0, D_0`.
+
+    Parameters
+    ----------
+    initial : mapping
+        :func:`sista_reading` of the initial network (its ``A`` is :math:`A_0`, its ``D`` is
+        :math:`D_0`).
+    bands : sequence of :class:`Band`
+        The bands of the atoms of :math:`D_0` (:func:`wavelet_bands`), the finest last.
+
+    Returns
+    -------
+    dict with
+    - ``L_init``, ``ratio_init`` (:math:`\alpha/L`), ``regime_init``; ``s_lo_init`` and
+      ``s_hi_init``, the smallest eigenvalue of the iteration matrix :math:`S` and the magnitude of
+      its largest (0 up to rounding at the paper's initialisation, shown without a sign);
+    - ``a_entry``: the mean magnitude of an entry of :math:`A_0` (:math:`1/(3\sqrt M)` for the
+      paper's matrix); ``normA0``: :math:`\lVert A_0\rVert_2`; ``rowspace_random``:
+      :math:`\operatorname{rank}(A_0)/N` (:math:`M/N`), the expected fraction of a random
+      direction's energy in the row space of :math:`A_0`;
+    - ``finest_support``: the most samples on which an atom of the finest band of :math:`D_0` is
+      non-zero (:math:`|d^0_{ij}| > 10^{-12}`).
+
+    Floats have four decimals.
+
+    Raises
+    ------
+    ValueError
+        If ``initial`` lacks a key of :func:`sista_reading`, or ``bands`` is empty or does not fit
+        :math:`D_0`.
+    """
+    missing = [k for k in ("A", "D", "L", "ratio", "regime", "s_lo", "s_hi") if k not in initial]
+    if missing:
+        raise ValueError(f"initial must be sista_reading of the initial network, got none for "
+                         f"{missing}")
+    A0 = _matrix(initial["A"], "initial['A']")
+    D0 = _matrix(initial["D"], "initial['D']", square=True)
+    if not bands or bands[-1].stop != D0.shape[1]:
+        raise ValueError(f"bands must be the bands of the {D0.shape[1]} atoms of D0 "
+                         f"(wavelet_bands), got {[b.short for b in bands]}")
+    finest = D0[:, bands[-1].start:bands[-1].stop]
+    values = {"L_init": initial["L"], "ratio_init": initial["ratio"], "s_lo_init": initial["s_lo"],
+              "s_hi_init": abs(initial["s_hi"]), "a_entry": np.abs(A0).mean(),
+              "normA0": np.linalg.norm(A0, 2),
+              "rowspace_random": np.linalg.matrix_rank(A0) / A0.shape[1]}
+    return {k: _round(v, 4) for k, v in values.items()} | {
+        "regime_init": initial["regime"],
+        "finest_support": int((np.abs(finest) > 1e-12).sum(0).max())}
+
+
+def _runs(readings: Any, where: str) -> list[Mapping[str, Any]]:
+    """The readings of one variant: a sequence of them, or a mapping seed -> reading."""
+    runs = list(readings.values()) if isinstance(readings, Mapping) else list(readings)
+    if not runs:
+        raise ValueError(f"{where} must hold at least one reading, got none")
+    return runs
+
+
+def reading_values(
+    readings: Mapping[str, Sequence[Mapping[str, Any]] | Mapping[int, Mapping[str, Any]]],
+    how: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    r"""The readings of the trained SISTA-RNNs as the prose quotes them.
+
+    Parameters
+    ----------
+    readings : mapping variant -> readings
+        Per variant (e.g. ``"paper"``, ``"released"``), the :func:`read_sista_rnn` of each run: a
+        sequence, or a mapping seed -> reading.
+    how : mapping, optional
+        How to combine each key over the runs (:func:`combine_readings`; default the mean).
+
+    Returns
+    -------
+    dict with
+    - ``<key>_<variant>``: every key of the combined reading of the variant, e.g. ``alpha_paper``,
+      ``rel_A_paper``, ``norm_s_released``: labels as they are, ``speed_*`` with two decimals,
+      other numbers with four;
+    - over every run of every variant: ``scalar_change_pct``, the largest relative change of
+      :math:`\alpha, \lambda_1, \lambda_2` in percent (one decimal); ``regime_trained``, the
+      regime the runs share (:func:`common_regime`); ``atom_cos_min`` and ``atom_own_min``, the
+      smallest of :func:`atom_recognition`'s two numbers (the worst run).
+
+    Raises
+    ------
+    ValueError
+        If ``readings`` is empty or a variant has no run.
+    """
+    variants = _check_keyed(readings, "readings", "variants to readings of runs")
+    runs = {v: _runs(readings[v], f"readings[{v!r}]") for v in variants}
+    values: dict[str, Any] = {}
+    for v in variants:
+        combined = combine_readings(runs[v], how)
+        values |= {f"{k}_{v}": x if isinstance(x, str) else _round(x, 4)
+                   for k, x in combined.items() if not k.startswith("speed_")}
+        values |= {f"{k}_{v}": _round(x, 2) for k, x in combined.items() if k.startswith("speed_")}
+    every = [r for v in variants for r in runs[v]]
+    scalar_change = max(r[f"rel_{k}"] for r in every for k in ("alpha", "lam1", "lam2"))
+    return values | {
+        "scalar_change_pct": _round(100 * scalar_change, 1),
+        "regime_trained": common_regime([r["regime"] for r in every]),
+        "atom_cos_min": _round(min(r["atom_cos"] for r in every), 4),
+        "atom_own_min": _round(min(r["atom_own"] for r in every), 4)}
+
+
+def ablation_values(losses: Mapping[str, Mapping[str, float]],
+                    gains: Mapping[str, float]) -> dict[str, Any]:
+    r"""What resetting parameters costs, per variant, as the prose quotes it
+    (:func:`ablation_losses`).
+
+    Parameters
+    ----------
+    losses : mapping variant -> (group -> PSNR lost, dB)
+    gains : mapping variant -> float
+        The whole gain of training, :math:`\overline{s(\theta)} - s(\theta_0)` (dB).
+
+    Returns
+    -------
+    dict with, for each variant ``v``: ``ablate_top_v`` and ``ablate_second_v``, the groups whose
+    reset costs most and second most; ``ablate_top_loss_v``, the largest loss;
+    ``ablate_all_v``, the gain; ``ablate_sum_v``, the sum of the single-group losses (dB, two
+    decimals).
+
+    Raises
+    ------
+    ValueError
+        If a variant has fewer than two groups, or no gain.
+    """
+    values: dict[str, Any] = {}
+    for v in _check_keyed(losses, "losses", "variants to losses per group"):
+        loss = losses[v]
+        if len(loss) < 2:
+            raise ValueError(f"losses[{v!r}] must hold at least two groups (a largest and a "
+                             f"second), got {list(loss)}")
+        if v not in gains:
+            raise ValueError(f"gains must hold the gain of every variant of losses, got none for "
+                             f"{v!r}")
+        order = sorted(loss, key=loss.get, reverse=True)
+        values |= {f"ablate_top_{v}": order[0], f"ablate_second_{v}": order[1],
+                   f"ablate_top_loss_{v}": _round(loss[order[0]], 2),
+                   f"ablate_all_{v}": _round(gains[v], 2),
+                   f"ablate_sum_{v}": _round(sum(loss.values()), 2)}
+    return values
+
+
+def depth_sweep_values(k_values: Sequence[int], sweeps: Mapping[str, ArrayLike], trained_k: int,
+                       *, untrained: str | None = "untrained") -> dict[str, Any]:
+    r"""Depth sweeps (:func:`depth_sweep`) as the prose quotes them.
+
+    Parameters
+    ----------
+    k_values : sequence of int
+        The depths :math:`K`, increasing.
+    sweeps : mapping label -> scores
+        One score (dB) per depth, e.g. ``"untrained"``, ``"paper"``, ``"released"``.
+    trained_k : int
+        The depth the networks were trained with.
+    untrained : str or None
+        The label of the sweep of the initial parameters, which gets no verdict.
+
+    Returns
+    -------
+    dict with ``k_max``, the deepest :math:`K`, and per label ``l``: ``sweep_k<K>_l`` for every
+    depth, ``sweep_kmax_l`` (the deepest), ``sweep_min_l``, ``sweep_max_l`` (dB, two decimals) and,
+    but for ``untrained``, ``sweep_verdict_l`` (:func:`depth_sweep_kind`).
+
+    Raises
+    ------
+    ValueError
+        If a sweep does not hold one score per depth (or as :func:`depth_sweep_kind` raises).
+    """
+    ks = [check_positive_int(k, "k_values") for k in k_values]
+    if not ks:
+        raise ValueError("k_values must hold at least one depth, got none")
+    values: dict[str, Any] = {"k_max": ks[-1]}
+    for label in _check_keyed(sweeps, "sweeps", "labels to scores per depth"):
+        c = _np64(sweeps[label], f"sweeps[{label!r}]")
+        if c.shape != (len(ks),):
+            raise ValueError(f"sweeps[{label!r}] must hold one score per depth ({len(ks)}), got "
+                             f"shape {c.shape}")
+        values |= {f"sweep_k{k}_{label}": _round(x, 2) for k, x in zip(ks, c)}
+        values |= {f"sweep_kmax_{label}": _round(c[-1], 2),
+                   f"sweep_min_{label}": _round(c.min(), 2),
+                   f"sweep_max_{label}": _round(c.max(), 2)}
+        if label != untrained:
+            values[f"sweep_verdict_{label}"] = depth_sweep_kind(ks, c, trained_k)
+    return values
+
+
+def sparsity_values(sparsity: Mapping[str, Mapping[str, Any]]) -> dict[str, float]:
+    r"""Code sparsity (:func:`code_sparsity`) as the prose quotes it: ``<name>_<key>`` for every
+    number (not the arrays) of each key's result, e.g. ``nonzero_fraction_paper`` or
+    ``usage_s_untrained`` (four decimals)."""
+    return {f"{name}_{key}": _round(x, 4)
+            for key in _check_keyed(sparsity, "sparsity", "keys to code_sparsity results")
+            for name, x in sparsity[key].items() if np.isscalar(x)}
+
+
+def change_values(changes: Mapping[str, Mapping[str, GroupChange]]) -> dict[str, Any]:
+    r"""How far the black boxes' tensors moved (:func:`pooled_relative_change`), per model ``m``:
+    ``change_max_m`` and ``change_min_m``, the largest and smallest relative change (four
+    decimals), and ``change_argmax_m``, the group with the largest; groups that started at zero
+    are left out.
+
+    Raises
+    ------
+    ValueError
+        If every group of a model started at zero.
+    """
+    values: dict[str, Any] = {}
+    for m in _check_keyed(changes, "changes", "models to pooled relative changes"):
+        finite = {name: c.relative for name, c in changes[m].items() if not math.isnan(c.relative)}
+        if not finite:
+            raise ValueError(f"changes[{m!r}] must hold a group that did not start at zero, got "
+                             f"{list(changes[m])}")
+        values |= {f"change_max_{m}": _round(max(finite.values()), 4),
+                   f"change_min_{m}": _round(min(finite.values()), 4),
+                   f"change_argmax_{m}": max(finite, key=finite.get)}
+    return values
+
+
+def spectrum_change_values(changes: Sequence[Mapping[str, float]], *,
+                           prefix: str = "lstm") -> dict[str, Any]:
+    r"""How training changed the singular values of several matrices (e.g. one recurrent matrix per
+    layer, :func:`spectrum_change`), as the prose quotes it: ``<prefix>_top0`` and
+    ``<prefix>_top1``, the mean over the matrices of the largest singular value before and after;
+    ``<prefix>_above_max``, the most trained singular values above the initial largest in one
+    matrix; ``<prefix>_bulk``, the largest median relative change of the bulk (four decimals).
+
+    Raises
+    ------
+    ValueError
+        If ``changes`` is empty.
+    """
+    changes = list(changes)
+    if not changes:
+        raise ValueError("changes must hold at least one spectrum_change result, got none")
+    return {f"{prefix}_top0": _round(np.mean([c["top_initial"] for c in changes]), 4),
+            f"{prefix}_top1": _round(np.mean([c["top"] for c in changes]), 4),
+            f"{prefix}_above_max": int(max(c["n_above"] for c in changes)),
+            f"{prefix}_bulk": _round(max(c["bulk_change"] for c in changes), 4)}

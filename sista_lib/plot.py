@@ -62,7 +62,10 @@ __all__ = [
     "mark_bands",
     "plot_atom_profiles",
     "plot_singular_values",
+    "plot_dictionary_change",
+    "plot_matrix_diagonals",
     "plot_spectrum_change",
+    "plot_lstm_recurrence",
     "plot_code_sparsity",
     "plot_matrices",
     "plot_matrix_blocks",
@@ -674,10 +677,14 @@ def plot_lines(x: Any, curves: Mapping[str, Any], *,
 def plot_depth_sweep(k_values: Sequence[int], scores: Mapping[str, Any], *,
                      trained_k: int | None = None,
                      styles: Mapping[str, Mapping[str, Any]] | None = None,
+                     reference: Mapping[str, Any] | None = None,
                      ylabel: str = "mean test PSNR (dB)",
                      figsize: tuple[float, float] = (COLUMN_WIDTH_IN, 3.6), space: float = 0.15):
     """Scores of networks rebuilt with ``K`` layers, against ``K`` (log scale, base 2), one line
     with dots per label, the depth they were trained with dashed; one legend below.
+
+    ``reference`` (label -> scores, e.g. the untrained parameters) is drawn first, in
+    :data:`REFERENCE_STYLE`; the series of ``scores`` take the book's colours in turn.
 
     Returns
     -------
@@ -688,6 +695,10 @@ def plot_depth_sweep(k_values: Sequence[int], scores: Mapping[str, Any], *,
     ValueError
         If a series does not have one score per value of ``k_values``.
     """
+    if reference is not None:
+        _check_mapping(reference, "reference", "labels to scores")
+        styles = {**{label: REFERENCE_STYLE for label in reference}, **(styles or {})}
+        scores = {**reference, **scores}
     k_values = [int(k) for k in k_values]
     for label in _check_mapping(scores, "scores", "labels to scores"):
         _check_length(scores[label], len(k_values), f"scores[{label!r}] (one per K)")
@@ -956,6 +967,72 @@ def plot_singular_values(values: Mapping[str, Sequence[Any]], *, reference: floa
     return ax
 
 
+def plot_dictionary_change(D: Any, D0: Any, indices: Sequence[int],
+                           spectra: Mapping[str, Sequence[Any]], *,
+                           labels: Sequence[str] | None = None,
+                           figsize: tuple[float, float] = (COLUMN_WIDTH_IN, 6.6)):
+    r"""How a learned dictionary differs from its initial one, in two stacked panels: (a) atoms
+    ``indices`` of ``D`` over those of ``D0`` (dashed grey, :func:`plot_atoms`), their legend
+    below the panel; (b) the singular values :math:`\sigma_i(D)` of every learned dictionary
+    against 1 (:func:`plot_singular_values`).
+
+    Parameters
+    ----------
+    D, D0 : (N, N) arrays
+        A learned dictionary and its initial value.
+    indices : sequence of int
+        The atoms drawn in panel (a), from top to bottom; ``labels``, one per atom.
+    spectra : mapping label -> sequence of 1-d arrays
+        The singular values of each learned dictionary, e.g. one per seed.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its axes are panels (a) and (b), in this order.
+
+    Raises
+    ------
+    ValueError
+        If ``labels`` does not have one entry per atom of ``indices``.
+    """
+    if labels is not None:
+        _check_length(labels, len(indices), "labels (one per atom of indices)")
+    fig, axes = plt.subplots(2, 1, figsize=figsize, gridspec_kw={"height_ratios": [1.5, 1]})
+    plot_atoms(D, indices, reference=D0, ax=axes[0], labels=labels)
+    axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
+    axes[0].set_title("(a) atoms of a learned D and their wavelets")
+    plot_singular_values(spectra, reference=1.0, ax=axes[1], ylabel=r"$\sigma_i(D)$",
+                         title="(b) singular values of every learned D")
+    fig.tight_layout()
+    return fig
+
+
+def plot_matrix_diagonals(M: Any, offsets: Sequence[int], profiles: Mapping[str, Any], *,
+                          title: str = "$F - I$", ylabel: str = "mean of diagonal k of $F - I$",
+                          figsize: tuple[float, float] = (COLUMN_WIDTH_IN, 3.4)):
+    """A matrix and the means of its diagonals, side by side: left, ``M`` as an image
+    (:func:`plot_matrix`); right, one line with dots per label of the mean of diagonal ``k``
+    (e.g. :func:`sista_lib.interpret.diagonal_means`, averaged over runs) for each ``k`` in
+    ``offsets``, against 0; one legend below.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its axes: the image, the profiles, the image's colour bar.
+
+    Raises
+    ------
+    ValueError
+        If a profile does not have one value per offset.
+    """
+    fig, axes = plt.subplots(1, 2, figsize=figsize, gridspec_kw={"width_ratios": [1, 1.2]})
+    plot_matrix(M, ax=axes[0], title=title)
+    plot_lines(offsets, profiles, baseline=0.0, marker="o", ms=3, ax=axes[1],
+               xlabel="diagonal offset k", ylabel=ylabel)
+    legend_below(fig, axes[1], space=0.07)
+    return fig
+
+
 def _float_matrix(M: Any, name: str, square: bool = False) -> np.ndarray:
     arr = np.asarray(_np(M), dtype=np.float64)
     if arr.ndim != 2 or (square and arr.shape[0] != arr.shape[1]):
@@ -1005,6 +1082,46 @@ def plot_spectrum_change(pairs: Sequence[tuple[Any, Any]], *, labels: Sequence[s
     ax.legend(handles=handles, ncol=3)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
     return ax
+
+
+def plot_lstm_recurrence(
+    pairs: Sequence[tuple[Any, Any]],
+    *,
+    gates: Sequence[str] = ("input gate", "forget gate", "cell", "output gate"),
+    figsize: tuple[float, float] = (COLUMN_WIDTH_IN, 5.2),
+):
+    """The recurrent matrices ``weight_hh`` of an LSTM, in two stacked panels: (a) the trained
+    one of layer 1, transposed, its columns in blocks of ``gates`` as torch stacks them
+    (:func:`plot_matrix_blocks`); (b) the singular values of every layer's before and after
+    training (:func:`plot_spectrum_change`).
+
+    Parameters
+    ----------
+    pairs : sequence of (initial, trained) matrices, one pair per layer
+        E.g. :func:`sista_lib.interpret.lstm_recurrent_weights`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Its axes: panels (a) and (b), then the colour bar of (a).
+
+    Raises
+    ------
+    ValueError
+        If ``pairs`` is empty (or as :func:`plot_matrix_blocks` and :func:`plot_spectrum_change`
+        raise).
+    """
+    pairs = list(pairs)
+    if not pairs:
+        raise ValueError("pairs must hold one (initial, trained) pair of weight_hh per layer, "
+                         "got none")
+    W = _np(pairs[0][1]).T
+    fig, axes = plt.subplots(2, 1, figsize=figsize, gridspec_kw={"height_ratios": [1, 1.9]})
+    plot_matrix_blocks(W, gates, ax=axes[0],
+                       title=f"(a) weight_hh_l0ᵀ of layer 1 ({W.shape[0]} × {W.shape[1]})")
+    plot_spectrum_change(pairs, ax=axes[1], title="(b) singular values of weight_hh of each layer")
+    fig.tight_layout()
+    return fig
 
 
 def plot_code_sparsity(sparsity: Mapping[str, Mapping[str, Any]], *,

@@ -570,3 +570,250 @@ def test_reconstructions_cut_the_rescored_run_and_run_the_baselines_on_the_chose
         interpret.reconstructions(results, tmp_path, data, [2], ["sista_rnn"])
     with pytest.raises(ValueError, match=r"methods must be baselines .* got \['lstm'\]"):
         interpret.reconstructions(results, tmp_path, data, [0], ["lstm"])
+
+
+def test_study_data_test_measurements_are_the_measured_normalised_columns():
+    from sista_lib.data import Normalizer, images_to_sequences, measure
+
+    rng = np.random.default_rng(7)
+    images = rng.uniform(0.0, 1.0, (3, N, 5))
+    A = paper_measurement_matrix(M, N)
+    normalizer = Normalizer.fit(images)
+    data = interpret.StudyData(A=A, D=np.eye(N), normalizer=normalizer, test=images,
+                               test_provenance=("a[0:1]",) * 3)
+    x = data.test_measurements()
+    assert isinstance(x, torch.Tensor) and tuple(x.shape) == (5, 3, M) and x.dtype == torch.float64
+    np.testing.assert_array_equal(x.numpy(), measure(images_to_sequences(normalizer.transform(images)), A))
+    # column t of image i, normalised, times A
+    np.testing.assert_allclose(x[2, 1].numpy(), A @ normalizer.transform(images)[1][:, 2], rtol=1e-12)
+
+
+def test_sista_reading_holds_the_eigenvalue_range_of_the_iteration_matrix(problem):
+    A, D = problem
+    p = interpret.sista_reading(paper_net(A, D))
+    # orthonormal D, alpha = lam2 = 1: S = -A^T A, whose largest eigenvalue is 0 (M < N)
+    assert p["s_lo"] == pytest.approx(1 - p["L"], abs=1e-12) and p["s_hi"] == pytest.approx(0.0, abs=1e-12)
+    assert (p["s_lo"], p["s_hi"]) == interpret.iteration_eigenvalue_range(A, D, 1.0, 1.0)
+
+
+def test_lstm_recurrent_weights_pair_every_layer_before_and_after():
+    initial = LSTMBaseline(3, 4, 5, n_layers=2, seed=0)
+    trained = copy.deepcopy(initial)
+    with torch.no_grad():
+        trained.lstm.weight_hh_l1.mul_(2.0)
+    pairs = interpret.lstm_recurrent_weights(initial, trained)
+    assert len(pairs) == 2 and pairs[0][0].shape == (16, 4) and pairs[0][0].dtype == np.float32
+    np.testing.assert_array_equal(pairs[0][0], pairs[0][1])
+    np.testing.assert_array_equal(pairs[1][1], 2 * initial.lstm.weight_hh_l1.detach().numpy())
+    with pytest.raises(ValueError, match="initial and trained must have the same number of layers, got 2 and 3"):
+        interpret.lstm_recurrent_weights(initial, LSTMBaseline(3, 4, 5, n_layers=3))
+    with pytest.raises(TypeError, match="trained must be an LSTMBaseline or torch.nn.LSTM, got StackedRNN"):
+        interpret.lstm_recurrent_weights(initial, StackedRNN(M, 4, N))
+
+
+# --------------------------------------------------------------------------------------------
+# the tables of a reading
+# --------------------------------------------------------------------------------------------
+
+
+def _study_record():
+    """The parts of a results dict that the tables and the quoted numbers read."""
+    summary = {"sista_rnn": {"psnr": {"mean": 20.384, "std": 0.0123, "initial_mean": 18.999}},
+               "lstm": {"psnr": {"mean": 21.005, "std": 0.5, "initial_mean": 5.0}}}
+    runs = {m: {str(s): {"train": {"best_epoch": e}} for s, e in zip((0, 1), epochs)}
+            for m, epochs in (("sista_rnn", (24, 30)), ("lstm", (99, 7)))}
+    baselines = {"lasso_converged": {"summary": {"psnr": {"mean": 19.016}}},
+                 "sista_converged": {"summary": {"psnr": {"mean": 18.5}}}}
+    return {"config": {"n_test": 12}, "seeds": [0, 1], "models": ["sista_rnn", "lstm"],
+            "summary": summary, "runs": runs, "baselines": baselines}
+
+
+def test_score_rows_give_each_networks_scores_and_best_epochs():
+    header, rows = interpret.score_rows(_study_record())
+    assert header == ["network", "test PSNR (dB), mean ± std over seeds", "at initialisation",
+                      "best epoch per seed"]
+    assert rows == [["SISTA-RNN (paper)", "20.38 ± 0.01", "19.00", "24, 30"], ["LSTM", "21.00 ± 0.50", "5.00", "99, 7"]]
+    broken = _study_record()
+    del broken["runs"]["lstm"]["1"]
+    with pytest.raises(ValueError, match="results must hold the summary and every seed's run of model 'lstm'"):
+        interpret.score_rows(broken)
+
+
+def test_scalar_rows_start_with_the_initial_values():
+    cols = ["alpha", "lam1", "lam2", "b", "pull", "L", "ratio"]
+    initial = dict(zip(cols, [1.0, 0.5, 1.0, 0.5, 1.0, 1.96, 1 / 1.96]))
+    run = {**initial, "alpha": 1.25, "b": 0.4}
+    header, rows = interpret.scalar_rows(initial, {"net": {3: run}}, {"net": {3: 17}})
+    assert header == ["network", "seed", "best epoch", "α", "λ1", "λ2", "b = λ1/α", "λ2/α", "L", "α/L"]
+    assert rows == [["initial (both variants)", "", "", "1.0000", "0.5000", "1.0000", "0.5000", "1.0000",
+                     "1.9600", "0.5102"],
+                    ["net", 3, 17, "1.2500", "0.5000", "1.0000", "0.4000", "1.0000", "1.9600", "0.5102"]]
+    with pytest.raises(ValueError, match=r"best must hold the best epoch of 'net' seed 3"):
+        interpret.scalar_rows(initial, {"net": {3: run}}, {"net": {}})
+    with pytest.raises(ValueError, match=r"initial must hold .* got none for \['ratio'\]"):
+        interpret.scalar_rows({k: initial[k] for k in cols[:-1]}, {"net": {3: run}}, {"net": {3: 17}})
+
+
+def test_ablation_rows_leave_a_group_a_variant_lacks_empty():
+    losses = {"paper": {"A": 1.234, "F": 0.5}, "released": {"A": 2.0, "Dinv": 0.125, "F": -0.1}}
+    header, rows = interpret.ablation_rows(losses, {"paper": 3.0, "released": 2.5}, ["A", "Dinv", "F"])
+    assert header == ["parameter reset to its initial value", "PSNR lost (dB), paper variant",
+                      "PSNR lost (dB), released variant"]
+    assert rows == [["A", "1.23", "2.00"], ["Dinv", "", "0.12"], ["F", "0.50", "-0.10"],
+                    ["all (the untrained network)", "3.00", "2.50"]]
+    with pytest.raises(ValueError, match=r"gains must hold the gain of every variant of losses, got none for \['released'\]"):
+        interpret.ablation_rows(losses, {"paper": 3.0}, ["A"])
+
+
+def test_drift_rows_mark_tensors_that_start_at_zero_or_are_missing():
+    readings = {"paper": {"rel_A": 0.12345, "speed_A": 0.456, "rel_h0": math.nan, "speed_h0": 0.25},
+                "released": {"rel_A": 0.5, "speed_A": 1.0, "rel_Dinv": 0.01, "speed_Dinv": 0.02}}
+    header, rows = interpret.drift_rows(readings, ["A", "Dinv", "h0"])
+    assert header == ["tensor", "relative change, paper", "mean |Δ| / (η s), paper",
+                      "relative change, released", "mean |Δ| / (η s), released"]
+    assert rows == [["A", "0.1235", "0.46", "0.5000", "1.00"], ["Dinv", "", "", "0.0100", "0.02"],
+                    ["h0", "(from 0)", "0.25", "", ""]]
+    with pytest.raises(ValueError, match="readings must be a non-empty mapping of variants to readings, got an empty mapping"):
+        interpret.drift_rows({}, ["A"])
+
+
+def test_band_rows_count_the_atoms_of_each_band():
+    bands = interpret.wavelet_bands(N, "db2", 2)            # 4 scaling, 4 + 8 detail atoms
+    reading = {f"{q}_{b.short}": x for b, x in zip(bands, (0.1, 0.2, 0.3)) for q in ("delta", "norm")}
+    header, rows = interpret.band_rows({"paper": reading}, bands)
+    assert header == ["band", "atoms", "mean δ_j, paper", "mean ‖d_j‖, paper"]
+    assert rows == [["scaling", 4, "0.1000", "0.1000"], ["detail 2", 4, "0.2000", "0.2000"],
+                    ["detail 1", 8, "0.3000", "0.3000"]]
+    with pytest.raises(ValueError, match=r"readings\['paper'\] must hold the band means .* got none for \['d1'\]"):
+        interpret.band_rows({"paper": {k: v for k, v in reading.items() if "d1" not in k}}, bands)
+
+
+def test_sparsity_rows_of_counted_codes():
+    h = np.zeros((2, 4))
+    h[0, :3] = 1.0                                          # one code with 3 of 4 atoms, one empty
+    header, rows = interpret.sparsity_rows({"net": interpret.code_sparsity(h, k=2)}, k=2)
+    assert header[-1] == "energy in the 2 largest" and header[0] == "codes"
+    assert rows == [["net", "0.3750", "1.5", "0.5000", f"{(2 / 3 + 1) / 2:.4f}"]]
+    with pytest.raises(TypeError, match="sparsity must be a non-empty mapping of labels to code_sparsity results, got list"):
+        interpret.sparsity_rows([h])
+    with pytest.raises(ValueError, match=r"sparsity\['net'\] must be a code_sparsity result, got none for \['few_fraction'\]"):
+        interpret.sparsity_rows({"net": {"nonzero_fraction": 0.5, "nonzero_per_column": 2.0, "energy_top_k": 1.0}})
+
+
+def test_change_rows_label_the_networks():
+    changes = {"lstm": {"w": interpret.GroupChange(0.25, {(4, 2): 3}),
+                        "b": interpret.GroupChange(math.nan, {(4,): 1})}}
+    header, rows = interpret.change_rows(changes)
+    assert header == ["network", "tensor", "shape", "relative change"]
+    assert rows == [["LSTM", "w", "3 × (4 × 2)", "0.2500"], ["LSTM", "b", "4", "(from 0)"]]
+
+
+# --------------------------------------------------------------------------------------------
+# the numbers the prose quotes
+# --------------------------------------------------------------------------------------------
+
+
+def test_score_values_round_the_scores_and_name_the_best():
+    values = interpret.score_values(_study_record())
+    assert values == {"psnr_sista_rnn": 20.38, "psnr_lstm": 21.0, "psnr_lasso_conv": 19.02,
+                      "psnr_sista_conv": 18.5, "temporal_verdict": "costs more than it brings",
+                      "n_test": 12, "n_seeds": 2, "best_model": "LSTM"}
+    study = _study_record()
+    study["baselines"]["sista_converged"]["summary"]["psnr"]["mean"] = 19.016   # as good as the Lasso
+    assert interpret.score_values(study)["temporal_verdict"] == "helps"
+    del study["baselines"]
+    assert "psnr_lasso_conv" not in interpret.score_values(study)
+    with pytest.raises(ValueError, match="results must hold config.n_test, seeds, models"):
+        interpret.score_values({"seeds": [0]})
+
+
+def test_initial_values_of_the_papers_initialisation():
+    A0, D0 = paper_measurement_matrix(8, N), wavelet_dictionary(N, "db2", 2)
+    bands = interpret.wavelet_bands(N, "db2", 2)
+    p = interpret.sista_reading(paper_net(A0, D0))
+    values = interpret.initial_values(p, bands)
+    L = np.linalg.norm(A0, 2) ** 2 + 1.0                    # orthonormal D0: ||A0||^2 + lam2
+    assert values["L_init"] == round(L, 4) and values["ratio_init"] == round(1 / L, 4)
+    assert values["s_lo_init"] == round(1 - L, 4) and values["s_hi_init"] == 0.0   # no sign: 0, not -0
+    assert str(values["s_hi_init"]) == "0.0" and values["regime_init"] == p["regime"]
+    assert values["a_entry"] == round(1 / (3 * np.sqrt(8)), 4) and values["rowspace_random"] == 0.5
+    assert values["normA0"] == round(np.linalg.norm(A0, 2), 4)
+    assert values["finest_support"] == 4                    # db2: four taps
+    low_rank = {**p, "A": np.vstack([A0[:4], A0[:4]])}      # 8 rows, rank 4
+    assert interpret.initial_values(low_rank, bands)["rowspace_random"] == 0.25
+    with pytest.raises(ValueError, match=r"bands must be the bands of the 16 atoms of D0"):
+        interpret.initial_values(p, bands[:2])
+    with pytest.raises(ValueError, match=r"initial must be sista_reading of the initial network, got none for \['s_lo', 's_hi'\]"):
+        interpret.initial_values({k: v for k, v in p.items() if not k.startswith("s_")}, bands)
+
+
+def test_reading_values_suffix_each_variant_and_look_across_all_runs():
+    def reading(alpha, rel_lam1, regime, atom_cos):
+        return {"alpha": alpha, "rel_alpha": abs(alpha - 1.0), "rel_lam1": rel_lam1, "rel_lam2": 0.01,
+                "speed_alpha": alpha / 3, "regime": regime, "atom_cos": atom_cos, "atom_own": 1.0}
+
+    paper = [reading(1.1, 0.02, "α ≤ L/2", 0.9), reading(1.3, 0.04, "α ≤ L/2", 0.8)]
+    released = {0: reading(0.95, 0.123456, "L/2 < α < L", 0.95)}
+    values = interpret.reading_values({"paper": paper, "released": released}, {"atom_cos": "min"})
+    assert values["alpha_paper"] == 1.2 and values["rel_alpha_paper"] == 0.2
+    assert values["speed_alpha_paper"] == 0.4 and values["speed_alpha_released"] == 0.32   # two decimals
+    assert values["atom_cos_paper"] == 0.8 and values["regime_paper"] == "α ≤ L/2"
+    assert values["rel_lam1_released"] == 0.1235 and values["regime_released"] == "L/2 < α < L"
+    assert values["scalar_change_pct"] == 30.0          # alpha of the second paper run: 1.3 against 1
+    assert values["regime_trained"] == "mixed" and values["atom_cos_min"] == 0.8 and values["atom_own_min"] == 1.0
+    assert interpret.reading_values({"paper": paper})["regime_trained"] == "α ≤ L/2"
+    with pytest.raises(ValueError, match=r"readings\['released'\] must hold at least one reading, got none"):
+        interpret.reading_values({"paper": paper, "released": []})
+
+
+def test_ablation_values_order_the_losses():
+    values = interpret.ablation_values({"paper": {"A": 0.5, "F": 2.126, "D": 1.0}}, {"paper": 3.004})
+    assert values == {"ablate_top_paper": "F", "ablate_second_paper": "D", "ablate_top_loss_paper": 2.13,
+                      "ablate_all_paper": 3.0, "ablate_sum_paper": 3.63}
+    with pytest.raises(ValueError, match=r"losses\['paper'\] must hold at least two groups"):
+        interpret.ablation_values({"paper": {"A": 0.5}}, {"paper": 1.0})
+    with pytest.raises(ValueError, match="gains must hold the gain of every variant of losses, got none for 'paper'"):
+        interpret.ablation_values({"paper": {"A": 0.5, "F": 1.0}}, {})
+
+
+def test_depth_sweep_values_quote_every_depth_and_judge_the_learned_ones():
+    ks = [1, 2, 3, 8]
+    values = interpret.depth_sweep_values(ks, {"untrained": [18.0, 18.004, 18.0, 17.996],
+                                               "paper": np.array([15.0, 12.0, 20.384, 14.0])}, 3)
+    assert values["k_max"] == 8 and values["sweep_k3_paper"] == 20.38 and values["sweep_kmax_paper"] == 14.0
+    assert (values["sweep_min_untrained"], values["sweep_max_untrained"]) == (18.0, 18.0)
+    assert values["sweep_verdict_paper"] == "procedure" and "sweep_verdict_untrained" not in values
+    assert len(values) == 1 + 2 * (len(ks) + 3) + 1
+    with pytest.raises(ValueError, match=r"sweeps\['paper'\] must hold one score per depth \(4\), got shape \(3,\)"):
+        interpret.depth_sweep_values(ks, {"paper": [1.0, 2.0, 3.0]}, 3)
+
+
+def test_sparsity_values_keep_the_numbers_not_the_arrays():
+    h = np.zeros((2, 4))
+    h[0, :3] = 1.0
+    sp = interpret.code_sparsity(h, k=2, bands=interpret.wavelet_bands(4, "haar", 1))
+    values = interpret.sparsity_values({"paper": sp})
+    assert values == {"nonzero_fraction_paper": 0.375, "nonzero_per_column_paper": 1.5,
+                      "energy_top_k_paper": round((2 / 3 + 1) / 2, 4), "few_fraction_paper": 0.5,
+                      "usage_s_paper": 0.5, "usage_d1_paper": 0.25}
+
+
+def test_change_values_leave_out_tensors_that_start_at_zero():
+    changes = {"stacked_rnn": {"W": interpret.GroupChange(0.31234, {(3, 3): 1}),
+                               "V": interpret.GroupChange(0.1, {(3, 2): 1}),
+                               "h0": interpret.GroupChange(math.nan, {(3,): 1})}}
+    assert interpret.change_values(changes) == {"change_max_stacked_rnn": 0.3123, "change_min_stacked_rnn": 0.1,
+                                                "change_argmax_stacked_rnn": "W"}
+    with pytest.raises(ValueError, match=r"changes\['lstm'\] must hold a group that did not start at zero"):
+        interpret.change_values({"lstm": {"b": interpret.GroupChange(math.nan, {(4,): 1})}})
+
+
+def test_spectrum_change_values_over_layers():
+    W0 = np.diag(np.arange(12, 0, -1.0))
+    layers = [interpret.spectrum_change(W0, 2 * W0, skip=2), interpret.spectrum_change(W0, W0, skip=2)]
+    assert interpret.spectrum_change_values(layers) == {"lstm_top0": 12.0, "lstm_top1": 18.0,
+                                                        "lstm_above_max": 6, "lstm_bulk": 1.0}
+    assert set(interpret.spectrum_change_values(layers, prefix="rnn")) == {"rnn_top0", "rnn_top1",
+                                                                          "rnn_above_max", "rnn_bulk"}
+    with pytest.raises(ValueError, match="changes must hold at least one spectrum_change result"):
+        interpret.spectrum_change_values([])

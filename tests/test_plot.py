@@ -348,3 +348,60 @@ def test_matrices_blocks_and_eigenvalues():
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["initial", "trained"]
     with pytest.raises(ValueError, match=r"pairs\['W'\]\[1\] must be a square matrix, got shape \(2, 3\)"):
         plot.plot_eigenvalues({"W": (np.eye(2), np.ones((2, 3)))})
+
+
+def test_depth_sweep_draws_its_reference_first_in_the_reference_style():
+    fig = plot.plot_depth_sweep([1, 2, 4], {"paper": [7.0, 3.0, 6.0], "released": [6.0, 6.0, 6.0]},
+                                reference={"untrained": [5.0, 5.0, 5.0]})
+    ax = fig.axes[0]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["untrained", "paper", "released"]
+    assert (ax.lines[0].get_color(), ax.lines[0].get_linestyle()) == ("0.35", ":")
+    # the reference takes no colour of the book's cycle: the series start with its first
+    assert _colors(ax.lines[1:3]) == [plot.BOOK_COLORS[0].lower(), plot.BOOK_COLORS[1].lower()]
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), [5.0, 5.0, 5.0])
+    with pytest.raises(ValueError, match="reference must hold at least one entry"):
+        plot.plot_depth_sweep([1, 2, 4], {"paper": [7.0, 3.0, 6.0]}, reference={})
+
+
+def test_dictionary_change_draws_atoms_over_their_reference_and_every_spectrum():
+    D0 = np.eye(4)
+    D = D0 + 0.1
+    fig = plot.plot_dictionary_change(D, D0, [2, 0], {"paper": [np.array([2.0, 1.0]), np.array([1.5, 0.5])]},
+                                      labels=["atom 2", "atom 0"])
+    atoms, spectra = fig.axes
+    # per atom: its reference (grey, dashed), then the atom, each lower than the one before
+    assert len(atoms.lines) == 4 and atoms.lines[0].get_linestyle() == "--"
+    np.testing.assert_array_equal(atoms.lines[1].get_ydata(), D[:, 2])
+    np.testing.assert_allclose(atoms.lines[3].get_ydata(), D[:, 0] - 1.2 * 1.1)
+    assert [t.get_text() for t in atoms.get_legend().get_texts()] == ["atom 2", "atom 0"]
+    assert len(spectra.lines) == 3 and list(spectra.lines[2].get_ydata()) == [1.0, 1.0]
+    assert spectra.get_ylabel() == r"$\sigma_i(D)$" and spectra.get_title().startswith("(b)")
+    with pytest.raises(ValueError, match=r"labels \(one per atom of indices\) must have 2 entries, got 1"):
+        plot.plot_dictionary_change(D, D0, [2, 0], {"paper": [np.ones(2)]}, labels=["atom 2"])
+
+
+def test_matrix_diagonals_shows_the_matrix_and_one_profile_per_label():
+    E = np.diag([0.5, -1.0])
+    fig = plot.plot_matrix_diagonals(E, [-1, 0, 1], {"paper": [0.1, -0.2, 0.3]})
+    image, lines = fig.axes[0], fig.axes[1]                 # then the colour bar of the image
+    np.testing.assert_array_equal(image.images[0].get_array(), E)
+    assert image.get_title() == "$F - I$" and lines.get_xlabel() == "diagonal offset k"
+    np.testing.assert_array_equal(lines.lines[0].get_ydata(), [0.1, -0.2, 0.3])
+    assert list(lines.lines[1].get_ydata()) == [0.0, 0.0]              # the zero baseline
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["paper"]
+    with pytest.raises(ValueError, match=r"curves\['paper'\] \(one value per x\) must have 3 entries, got 2"):
+        plot.plot_matrix_diagonals(E, [-1, 0, 1], {"paper": [0.1, 0.2]})
+
+
+def test_lstm_recurrence_shows_layer_one_transposed_and_every_layers_spectrum():
+    rng = np.random.default_rng(0)
+    pairs = [(rng.standard_normal((8, 2)), rng.standard_normal((8, 2))) for _ in range(3)]
+    fig = plot.plot_lstm_recurrence(pairs)
+    blocks, spectra = fig.axes[0], fig.axes[1]
+    np.testing.assert_array_equal(blocks.images[0].get_array(), pairs[0][1].T)
+    assert blocks.get_title() == "(a) weight_hh_l0ᵀ of layer 1 (2 × 8)"
+    assert [t.get_text() for t in blocks.get_xticklabels()] == ["input gate", "forget gate", "cell", "output gate"]
+    assert len(spectra.lines) == 2 * 3                      # per layer: initial (dotted), trained
+    np.testing.assert_allclose(spectra.lines[5].get_ydata(), np.linalg.svd(pairs[2][1], compute_uv=False))
+    with pytest.raises(ValueError, match=r"pairs must hold one \(initial, trained\) pair of weight_hh per layer, got none"):
+        plot.plot_lstm_recurrence([])
