@@ -155,7 +155,8 @@ def _iterations(entry: Mapping[str, Any]) -> str:
 
 
 def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_ORDER,
-                 labels: Mapping[str, str] | None = None) -> tuple[list[str], list[list[str]]]:
+                 labels: Mapping[str, str] | None = None,
+                 convergence: bool = False) -> tuple[list[str], list[list[str]]]:
     r"""The table of every method's test scores in a study, as ``(header, rows)``.
 
     One row per method of ``order`` that the study has: its name, the number of trained
@@ -171,6 +172,10 @@ def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_OR
         Methods (models and baselines of the study), top to bottom.
     labels : mapping, optional
         Names of the methods; default :data:`RESULT_LABELS`.
+    convergence : bool
+        Add two columns for the trained networks: the optimiser steps of one run, and on how
+        many seeds the validation curve has levelled off
+        (:func:`sista_lib.experiment.plateaued`), e.g. "2 of 3".
 
     Raises
     ------
@@ -185,6 +190,8 @@ def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_OR
     base = results.get("baselines") or {}
     header = ["method", "trained parameters", "layers / iterations", "test MSE", "test PSNR (dB)",
               "test SSIM", "best epoch (mean)", "training time per run (min)"]
+    if convergence:
+        header += ["steps per run", "plateaued (seeds)"]
     body = []
     for k in keys:
         r = rows[k]
@@ -193,6 +200,9 @@ def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_OR
                 _score(r, "mse", 1), _score(r, "psnr", 2), _score(r, "ssim", 4)]
         line += ([f"{r['best_epoch_mean']:.1f}", f"{r['train_time_s_mean'] / 60:.1f}"]
                  if r["trained"] else ["", ""])
+        if convergence:
+            line += ([f"{r['steps']:,}", f"{r['plateaued'][0]} of {r['plateaued'][1]}"]
+                     if r["trained"] and r["plateaued"] is not None else ["", ""])
         body.append(line)
     return header, body
 

@@ -345,21 +345,26 @@ def plot_learning_curves(
     start: int = 1,
     marker: str | None = None,
     figsize: tuple[float, float] = (6, 3.6),
+    steps_per_epoch: int = 1,
     ax=None,
 ):
     """Learning curves, one line per model; optional (low, high) bands, e.g. min/max over seeds.
 
     ``curves[name][i]`` is drawn at epoch ``start + i`` (``start=0`` when the first value is
-    that of the initial parameters), with ``marker`` at each epoch if given. Without ``ax``, a
-    figure of ``figsize`` is made. Returns the axes.
+    that of the initial parameters), times ``steps_per_epoch`` to draw against optimiser steps,
+    with ``marker`` at each point if given. Without ``ax``, a figure of ``figsize`` is made.
+    Returns the axes.
     """
     if isinstance(start, bool) or not isinstance(start, (int, np.integer)):
         raise TypeError(f"start must be an integer epoch, got {type(start).__name__}")
+    if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, (int, np.integer)) \
+            or steps_per_epoch < 1:
+        raise ValueError(f"steps_per_epoch must be an integer >= 1, got {steps_per_epoch!r}")
     if ax is None:
         _, ax = plt.subplots(figsize=figsize)
     for name, values in curves.items():
         v = _np(values).astype(float)
-        epochs = np.arange(start, start + len(v))
+        epochs = np.arange(start, start + len(v)) * steps_per_epoch
         (line,) = ax.plot(epochs, v, marker=marker, label=name)
         if bands is not None and name in bands:
             lo, hi = (_np(b).astype(float) for b in bands[name])
@@ -522,12 +527,14 @@ def plot_training_progress(
     reference: float | None = None,
     reference_label: str | None = None,
     ylabel: str = "validation MSE",
+    steps_per_epoch: int | None = None,
     figsize: tuple[float, float] = (COLUMN_WIDTH_IN, 3.9),
     space: float = 0.17,
 ):
     """Learning curves per epoch (left, :func:`plot_learning_curves`, log scale) and against
     training time (right, the same values at ``minutes[name]``, the time at the end of each
-    epoch), one legend below both.
+    epoch), one legend below both. With ``steps_per_epoch`` (the same for every network), the
+    left panel is drawn against optimiser steps instead of epochs.
 
     Parameters
     ----------
@@ -555,11 +562,14 @@ def plot_training_progress(
             raise ValueError(f"minutes must have the times of every curve, got none for {label!r}")
         _check_length(minutes[label], len(curves[label]), f"minutes[{label!r}] (one per epoch)")
     fig, axes = plt.subplots(1, 2, figsize=figsize, sharey=True)
-    plot_learning_curves(curves, bands=bands, ylabel=ylabel, ax=axes[0])
+    per_steps = steps_per_epoch is not None
+    plot_learning_curves(curves, bands=bands, ylabel=ylabel, ax=axes[0],
+                         steps_per_epoch=steps_per_epoch if per_steps else 1,
+                         xlabel="optimiser steps" if per_steps else "epoch")
     axes[0].get_legend().remove()
     if reference is not None:
         axes[0].axhline(reference, color="0.5", ls="-", lw=1, label=reference_label)
-    axes[0].set_title("per epoch")
+    axes[0].set_title("against optimiser steps" if per_steps else "per epoch")
     for label in labels:
         axes[1].plot(_np(minutes[label]), _np(curves[label]).astype(float), label=label)
     if reference is not None:

@@ -107,6 +107,13 @@ def test_results_rows_of_a_small_study():
     assert [r[0] for r in rows] == ["ours"]
     with pytest.raises(ValueError, match=r"order must name methods of the study"):
         book.results_rows(_results(), order=["lstm"])
+    # a curve 3 -> 2.0 -> 1.0 -> 0.995 -> 0.994: the last epoch improves on the best before it by 0.1 %
+    flat = {"train": {"val_loss": [2.0, 1.0, 0.995, 0.994], "initial_val_loss": 3.0, "steps": 40}}
+    steep = {"train": {"val_loss": [2.0, 1.5, 1.2, 0.9], "initial_val_loss": 3.0, "steps": 40}}
+    results = _results() | {"runs": {"sista_rnn": {"0": flat, "1": steep}}}
+    header, rows = book.results_rows(results, convergence=True)
+    assert header[-2:] == ["steps per run", "plateaued (seeds)"]
+    assert rows[-1][-2:] == ["40", "1 of 2"] and rows[0][-2:] == ["", ""]
 
 
 def test_level_rows_say_when_each_network_reaches_a_level():

@@ -178,6 +178,11 @@ def test_training_progress_per_epoch_and_in_time():
         plot.plot_training_progress(curves, {"a": [0.5, 1.0]})
     with pytest.raises(ValueError, match=r"minutes\['a'\] \(one per epoch\) must have 2 entries, got 1"):
         plot.plot_training_progress(curves, {"a": [1.0], "b": [1.0, 2.0]})
+    steps = plot.plot_training_progress(curves, minutes, steps_per_epoch=490).axes[0]
+    np.testing.assert_array_equal(steps.lines[0].get_xdata(), [490, 980])   # epochs 1 and 2
+    assert (steps.get_xlabel(), steps.get_title()) == ("optimiser steps", "against optimiser steps")
+    with pytest.raises(ValueError, match="steps_per_epoch must be an integer >= 1, got 0"):
+        plot.plot_training_progress(curves, minutes, steps_per_epoch=0)
 
 
 def test_reconstruction_grid_clips_and_titles_each_estimate():
