@@ -154,16 +154,25 @@ def _iterations(entry: Mapping[str, Any]) -> str:
     return f"{entry['n_iter']} iterations"
 
 
+_PARTS = ("all", "scores", "training")
+
+
 def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_ORDER,
                  labels: Mapping[str, str] | None = None,
-                 convergence: bool = False) -> tuple[list[str], list[list[str]]]:
+                 part: str = "all") -> tuple[list[str], list[list[str]]]:
     r"""The table of every method's test scores in a study, as ``(header, rows)``.
 
-    One row per method of ``order`` that the study has: its name, the number of trained
-    parameters ("none" for an algorithm), its layers (a network) or iterations (an algorithm; the
-    mean and the largest number when it runs to convergence), the test MSE, PSNR (dB) and SSIM
-    (for a trained network the mean over seeds :math:`\pm` the standard deviation across
-    seeds), and, for a trained network, its mean best epoch and training time per run (minutes).
+    One row per method of ``order`` that the study has. ``part`` chooses the columns:
+
+    - ``"scores"``: the method, its number of trained parameters ("none" for an algorithm), its
+      layers (a network) or iterations (an algorithm; the mean and the largest number when it
+      runs to convergence), and its test MSE, PSNR (dB) and SSIM (for a trained network the
+      mean over seeds :math:`\pm` the standard deviation across seeds);
+    - ``"training"``, trained networks only: the network, its best epoch and training time per
+      run in minutes (means over seeds), the optimiser steps of one run, and on how many seeds
+      its validation curve has levelled off (:func:`sista_lib.experiment.plateaued`), e.g.
+      "2 of 3";
+    - ``"all"``: the scores, then the best epoch and the minutes per run.
 
     Parameters
     ----------
@@ -172,37 +181,41 @@ def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_OR
         Methods (models and baselines of the study), top to bottom.
     labels : mapping, optional
         Names of the methods; default :data:`RESULT_LABELS`.
-    convergence : bool
-        Add two columns for the trained networks: the optimiser steps of one run, and on how
-        many seeds the validation curve has levelled off
-        (:func:`sista_lib.experiment.plateaued`), e.g. "2 of 3".
+    part : {"all", "scores", "training"}
 
     Raises
     ------
     ValueError
-        If ``order`` names no method of the study.
+        If ``order`` names no method of the study, or ``part`` is not one of the above.
     """
+    if part not in _PARTS:
+        raise ValueError(f"part must be one of {_PARTS}, got {part!r}")
     labels = RESULT_LABELS if labels is None else {**RESULT_LABELS, **labels}
     rows = {r["method"]: r for r in results_table(results, fmt="rows")}
-    keys = [k for k in order if k in rows]
+    keys = [k for k in order if k in rows and (part != "training" or rows[k]["trained"])]
     if not keys:
         raise ValueError(f"order must name methods of the study {sorted(rows)}, got {list(order)}")
     base = results.get("baselines") or {}
-    header = ["method", "trained parameters", "layers / iterations", "test MSE", "test PSNR (dB)",
-              "test SSIM", "best epoch (mean)", "training time per run (min)"]
-    if convergence:
-        header += ["steps per run", "plateaued (seeds)"]
+    if part == "training":
+        header = ["network", "best epoch", "minutes per run", "steps", "plateaued"]
+        body = [[labels.get(k, k), f"{rows[k]['best_epoch_mean']:.1f}",
+                 f"{rows[k]['train_time_s_mean'] / 60:.1f}", f"{rows[k]['steps']:,}",
+                 "" if rows[k]["plateaued"] is None
+                 else f"{rows[k]['plateaued'][0]} of {rows[k]['plateaued'][1]}"] for k in keys]
+        return header, body
+    header = ["method", "parameters", "layers / iterations", "test MSE", "test PSNR (dB)",
+              "test SSIM"]
+    if part == "all":
+        header += ["best epoch", "minutes per run"]
     body = []
     for k in keys:
         r = rows[k]
         line = [labels.get(k, k), f"{r['n_parameters']:,}" if r["trained"] else "none",
                 _iterations(base[k]) if k in base else f"{r['layers']} layers",
                 _score(r, "mse", 1), _score(r, "psnr", 2), _score(r, "ssim", 4)]
-        line += ([f"{r['best_epoch_mean']:.1f}", f"{r['train_time_s_mean'] / 60:.1f}"]
-                 if r["trained"] else ["", ""])
-        if convergence:
-            line += ([f"{r['steps']:,}", f"{r['plateaued'][0]} of {r['plateaued'][1]}"]
-                     if r["trained"] and r["plateaued"] is not None else ["", ""])
+        if part == "all":
+            line += ([f"{r['best_epoch_mean']:.1f}", f"{r['train_time_s_mean'] / 60:.1f}"]
+                     if r["trained"] else ["", ""])
         body.append(line)
     return header, body
 
@@ -461,6 +474,8 @@ def study_values(results: Mapping[str, Any], *, model: str = "sista_rnn",
       :math:`\eta` move a parameter whose gradient keeps its sign; given ``initial_scalars``
       (name to initial value, e.g. :func:`sista_lib.interpret.sista_reading` of the initial
       network), ``drift_pct_<name>`` :math:`= 100\,\eta s / |\text{value}|`.
+    - **Convergence**: ``n_runs``, the trained runs, and ``n_plateaued``, those whose
+      validation curve has levelled off (:func:`sista_lib.experiment.plateaued`).
     - ``git_commit``: the library commits the study's processes ran, 10 characters each.
 
     Floats are rounded to the decimals the prose shows (scores 2, SSIM 4, ratios, hours and
@@ -514,6 +529,8 @@ def study_values(results: Mapping[str, Any], *, model: str = "sista_rnn",
             raise ValueError(f"initial_scalars[{name!r}] must be non-zero (a drift is quoted "
                              f"relative to it), got {initial}")
         values[f"drift_pct_{name}"] = round(100 * drift / abs(float(initial)), 1)
+    counts = [r["plateaued"] for r in rows.values() if r["trained"] and r["plateaued"]]
+    values |= {"n_plateaued": sum(c[0] for c in counts), "n_runs": sum(c[1] for c in counts)}
     values["git_commit"] = ", ".join(sorted({p["commit"][:10] for p in study_processes(results)}))
     return values
 

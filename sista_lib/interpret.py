@@ -1788,17 +1788,6 @@ def score_values(results: Mapping[str, Any]) -> dict[str, Any]:
 def initial_values(initial: Mapping[str, Any], bands: Sequence[Band]) -> dict[str, Any]:
     r"""The numbers the prose quotes about the initial SISTA-RNN and the data's :math:`A_0, D_0`.
 
-    Parameters
-    ----------
-    initial : mapping
-        :func:`sista_reading` of the initial network (its ``A`` is :math:`A_0`, its ``D`` is
-        :math:`D_0`).
-    bands : sequence of :class:`Band`
-        The bands of the atoms of :math:`D_0` (:func:`wavelet_bands`), the finest last.
-
-    Returns
-    -------
-    dict with
     - ``L_init``, ``ratio_init`` (:math:`\alpha/L`), ``regime_init``; ``s_lo_init`` and
       ``s_hi_init``, the smallest eigenvalue of the iteration matrix :math:`S` and the magnitude of
       its largest (0 up to rounding at the paper's initialisation, shown without a sign);
@@ -1810,6 +1799,18 @@ def initial_values(initial: Mapping[str, Any], bands: Sequence[Band]) -> dict[st
       non-zero (:math:`|d^0_{ij}| > 10^{-12}`).
 
     Floats have four decimals.
+
+    Parameters
+    ----------
+    initial : mapping
+        :func:`sista_reading` of the initial network (its ``A`` is :math:`A_0`, its ``D`` is
+        :math:`D_0`).
+    bands : sequence of :class:`Band`
+        The bands of the atoms of :math:`D_0` (:func:`wavelet_bands`), the finest last.
+
+    Returns
+    -------
+    dict
 
     Raises
     ------

@@ -94,8 +94,8 @@ def _results():
 
 def test_results_rows_of_a_small_study():
     header, rows = book.results_rows(_results())
-    assert header == ["method", "trained parameters", "layers / iterations", "test MSE",
-                      "test PSNR (dB)", "test SSIM", "best epoch (mean)", "training time per run (min)"]
+    assert header == ["method", "parameters", "layers / iterations", "test MSE",
+                      "test PSNR (dB)", "test SSIM", "best epoch", "minutes per run"]
     assert rows == [
         ["SISTA, K = 3, untrained", "none", "3 iterations", "1000.0", "14.50", "0.3000", "", ""],
         ["SISTA to convergence", "none", "12.3 iterations (mean), 40 (max)", "1200.0", "13.00",
@@ -111,9 +111,14 @@ def test_results_rows_of_a_small_study():
     flat = {"train": {"val_loss": [2.0, 1.0, 0.995, 0.994], "initial_val_loss": 3.0, "steps": 40}}
     steep = {"train": {"val_loss": [2.0, 1.5, 1.2, 0.9], "initial_val_loss": 3.0, "steps": 40}}
     results = _results() | {"runs": {"sista_rnn": {"0": flat, "1": steep}}}
-    header, rows = book.results_rows(results, convergence=True)
-    assert header[-2:] == ["steps per run", "plateaued (seeds)"]
-    assert rows[-1][-2:] == ["40", "1 of 2"] and rows[0][-2:] == ["", ""]
+    header, rows = book.results_rows(results, part="training")
+    assert header == ["network", "best epoch", "minutes per run", "steps", "plateaued"]
+    assert rows == [["SISTA-RNN, paper", "9.5", "10.5", "40", "1 of 2"]]   # trained networks only
+    header, rows = book.results_rows(results, part="scores")
+    assert header[-3:] == ["test MSE", "test PSNR (dB)", "test SSIM"] and len(rows) == 3
+    assert rows[-1] == ["SISTA-RNN, paper", "12,345", "3 layers", "400.0 ± 2.0", "20.12 ± 0.25", "0.6123 ± 0.0100"]
+    with pytest.raises(ValueError, match=r"part must be one of \('all', 'scores', 'training'\), got 'x'"):
+        book.results_rows(results, part="x")
 
 
 def test_level_rows_say_when_each_network_reaches_a_level():
@@ -255,6 +260,8 @@ def test_study_values_are_the_numbers_of_the_committed_small_study():
     budget = claims.training_budget(results)
     assert values["steps"] == "1,500" and values["paper_steps"] == "49,000" and values["steps_ratio"] == 32.7
     assert (values["n_train"], values["n_test"], values["n_seeds"], values["epochs"]) == (750, 100, 3, 100)
+    # 4 networks x 3 seeds, none levelled off within 1,500 steps
+    assert (values["n_runs"], values["n_plateaued"]) == (12, 0)
     assert values["n_test_photos"] == len(results["data"]["photos"]["test"])
     assert values["psnr_sista_rnn"] == round(results["summary"]["sista_rnn"]["psnr"]["mean"], 2)
     assert values["psnr_lasso_converged"] == round(
