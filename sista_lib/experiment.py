@@ -66,6 +66,7 @@ __all__ = [
     "run_experiment",
     "run_one",
     "run_baselines",
+    "build_network",
     "merge",
     "load_results",
     "results_table",
@@ -491,9 +492,30 @@ def _scores_record(scores: Mapping[str, np.ndarray]) -> dict[str, Any]:
     }
 
 
-def _build(name: str, problem: _Problem, config: ExperimentConfig, seed: int) -> torch.nn.Module:
+def build_network(name: str, A: Any, D: Any, config: ExperimentConfig | Mapping[str, Any],
+                  seed: int) -> torch.nn.Module:
+    """The network ``name`` of run ``seed`` as a study builds it before training: the model
+    factory (:func:`sista_lib.models.build_model`) with the study's precision, initialisation
+    of the black boxes (``stacked_init``, ``lstm_init``) and LSTM gate, seeded with ``seed``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`MODEL_NAMES`.
+    A, D : arrays
+        The study's measurement matrix :math:`A_0` and dictionary :math:`D_0`.
+    config : ExperimentConfig, or its dict as a study records it (``results["config"]``; fields
+        it lacks take the values of :data:`LEGACY_PROTOCOL`, as for the study that wrote it)
+    seed : int
+
+    Notes
+    -----
+    Seeds torch's global generator with ``seed`` (as training did, which drew from it next).
+    """
     from .models import build_model
 
+    if not isinstance(config, ExperimentConfig):
+        config = ExperimentConfig.from_dict(config, legacy=True)
     kw: dict[str, Any] = {"dtype": config.torch_dtype}
     if name in ("stacked_rnn", "lstm"):
         kw["seed"] = seed
@@ -502,7 +524,7 @@ def _build(name: str, problem: _Problem, config: ExperimentConfig, seed: int) ->
     if name == "lstm":
         kw.update(init=config.lstm_init, gate=config.lstm_gate)
     torch.manual_seed(seed)
-    return build_model(name, problem.A, problem.D, **kw)
+    return build_model(name, A, D, **kw)
 
 
 #: What each process that trains a run records of itself (``record["train"]["segments"]``):
@@ -538,7 +560,7 @@ def run_one(
     prov = provenance(command, output=out)
     rid = _run_id(name, seed)
 
-    model = _build(name, problem, config, seed)
+    model = build_network(name, problem.A, problem.D, config, seed)
     splits = problem.splits
     initial = evaluate(model, splits.test, problem.A, problem.normalizer,
                        ssim_convention=config.ssim)

@@ -58,6 +58,7 @@ majoriser of :math:`\mathcal F`, which gives the :math:`O(1/k)` bound on the obj
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import warnings
 from dataclasses import dataclass
@@ -214,6 +215,9 @@ class StudyData:
         The test images, grey levels in [0, 1].
     test_provenance : tuple of str
         Where each test image comes from, e.g. ``"ascent[245:398,273:426] flip hv"``.
+    test_index : tuple of int, optional
+        The index of each test image in the study's test set, which its per-image scores
+        follow (:meth:`spread`); default: all of them, in order.
     """
 
     A: np.ndarray
@@ -221,6 +225,35 @@ class StudyData:
     normalizer: Any
     test: np.ndarray
     test_provenance: tuple[str, ...]
+    test_index: tuple[int, ...] | None = None
+
+    @property
+    def indices(self) -> list[int]:
+        """The index of each test image in the study's test set."""
+        return list(range(len(self.test))) if self.test_index is None else list(self.test_index)
+
+    def spread(self, n: int) -> "StudyData":
+        r"""``n`` of the test images, evenly spaced through the test set (which lists the crops
+        photo by photo, so every photo keeps about its share): indices
+        :math:`\mathrm{round}(i (n_	ext{test} - 1) / (n - 1))`, :math:`i = 0..n-1`.
+
+        A reading that runs networks many times (ablations, depth sweeps) can afford a few
+        hundred images where a study scores thousands; their per-image scores in the study's
+        records are those at :attr:`indices`.
+
+        Raises
+        ------
+        ValueError
+            If ``n`` is not between 1 and the number of test images.
+        """
+        n = check_positive_int(n, "n")
+        if n > len(self.test):
+            raise ValueError(f"n must be at most the {len(self.test)} test images, got {n}")
+        picked = np.unique(np.round(np.linspace(0, len(self.test) - 1, n)).astype(int))
+        index = [self.indices[i] for i in picked]
+        return dataclasses.replace(self, test=self.test[picked],
+                                   test_provenance=tuple(self.test_provenance[i] for i in picked),
+                                   test_index=tuple(index))
 
     @property
     def test_photos(self) -> tuple[str, ...]:
@@ -291,8 +324,9 @@ def load_run(
 ) -> tuple[nn.Module, nn.Module]:
     r"""The trained and the initial network of one run of a study, both in ``eval()`` mode.
 
-    The initial network is rebuilt as the study built it (:func:`sista_lib.models.build_model`
-    with the study's dtype; the baselines seeded with the run's seed), so that
+    The initial network is rebuilt as the study built it
+    (:func:`sista_lib.experiment.build_network`: the study's dtype and initialisations, the
+    baselines seeded with the run's seed; torch's global generator is left as it was), so that
     :math:`\theta_0` is the value training started from; the trained one holds the parameters
     of the best validation epoch, read from the run's checkpoint.
 
@@ -316,12 +350,11 @@ def load_run(
     if str(seed) not in runs[name]:
         raise ValueError(f"seed must be one of the study's seeds {sorted(runs[name], key=int)}, "
                          f"got {seed!r}")
-    dtype = torch.float64 if results.get("config", {}).get("dtype") == "float64" else torch.float32
-    kw: dict[str, Any] = {"dtype": dtype}
-    if name in ("stacked_rnn", "lstm"):
-        kw["seed"] = int(seed)
-    initial = build_model(name, A, D, **kw).eval()
-    trained = build_model(name, A, D, **kw)
+    from .experiment import build_network
+
+    with torch.random.fork_rng(devices=[]):      # leave the caller's random stream alone
+        initial = build_network(name, A, D, results.get("config", {}), int(seed)).eval()
+    trained = copy.deepcopy(initial).train()
     state, _ = load_parameters(Path(results_dir) / runs[name][str(seed)]["checkpoint"])
     trained.load_state_dict(state)
     return trained.eval(), initial
@@ -355,11 +388,13 @@ def rescore_run(
     name: str,
     seed: int,
     data: StudyData,
+    images: Sequence[int] | None = None,
 ) -> tuple[dict[str, np.ndarray], float]:
     r"""Score the checkpoint of one run again on the study's test images, and compare.
 
     The trained network (:func:`load_run`) is scored by :func:`sista_lib.evaluate.evaluate`
-    with the study's SSIM convention, its estimates kept.
+    with the study's SSIM convention, its estimates kept. Rescoring some images is enough to
+    check a checkpoint, and far cheaper on a study of thousands of test images.
 
     Parameters
     ----------
@@ -370,27 +405,47 @@ def rescore_run(
     seed : int
     data : StudyData
         The study's data (:func:`study_data`).
+    images : sequence of int, optional
+        Indices of the test images to score, in this order (default: all).
 
     Returns
     -------
     (scores, gap)
         ``scores``: per-image ``"mse"``, ``"psnr"``, ``"ssim"`` and the de-normalised
-        ``"estimates"``; ``gap``: :math:`\max |\text{recomputed} - \text{recorded}|` of the
-        per-image PSNR (dB), 0 when the checkpoint reproduces its recorded score.
+        ``"estimates"`` of the scored images; ``gap``:
+        :math:`\max |\text{recomputed} - \text{recorded}|` of their per-image PSNR (dB),
+        0 when the checkpoint reproduces its recorded scores.
+
+    Raises
+    ------
+    ValueError
+        If the run records another number of test scores than the study has test images, or
+        ``images`` is empty or out of range.
     """
     from .evaluate import evaluate
 
     if not isinstance(data, StudyData):
         raise TypeError(f"data must be a StudyData (study_data(results)), got "
                         f"{type(data).__name__}")
-    model, _ = load_run(results, results_dir, name, seed, data.A, data.D)
-    scores = evaluate(model, data.test, data.A, data.normalizer, return_estimates=True,
-                      ssim_convention=results.get("config", {}).get("ssim", "skimage"))
     recorded = np.asarray(results["runs"][name][str(seed)]["test"]["per_image"]["psnr"])
-    if recorded.shape != scores["psnr"].shape:
+    if recorded.shape != (len(data.test),):
         raise ValueError(f"the run records {recorded.size} test scores, the study's data have "
-                         f"{scores['psnr'].size} test images")
-    return scores, float(np.abs(scores["psnr"] - recorded).max())
+                         f"{len(data.test)} test images")
+    chosen = _test_indices(images, len(data.test))
+    model, _ = load_run(results, results_dir, name, seed, data.A, data.D)
+    scores = evaluate(model, data.test[chosen], data.A, data.normalizer, return_estimates=True,
+                      ssim_convention=results.get("config", {}).get("ssim", "skimage"))
+    return scores, float(np.abs(scores["psnr"] - recorded[chosen]).max())
+
+
+def _test_indices(images: Sequence[int] | None, n_test: int) -> list[int]:
+    """``images`` as a list of test-image indices (all of them for None), checked."""
+    if images is None:
+        return list(range(n_test))
+    chosen = [int(i) for i in images]
+    if not chosen or min(chosen) < 0 or max(chosen) >= n_test:
+        raise ValueError(f"images must be indices of the {n_test} test images, got {list(images)}")
+    return chosen
 
 
 def reconstructions(
@@ -406,7 +461,7 @@ def reconstructions(
 
     An algorithm (a baseline of :func:`sista_lib.evaluate.evaluate_baselines`) runs on the
     chosen images with its initial parameters; a trained network is the checkpoint of its run
-    ``seed``, scored again on all test images (:func:`rescore_run`) and cut to the chosen ones.
+    ``seed``, scored again on the chosen images (:func:`rescore_run`).
 
     Parameters
     ----------
@@ -426,8 +481,8 @@ def reconstructions(
     (shown, gaps)
         ``shown[method]``: ``"estimates"`` (de-normalised, one per chosen image) and ``"psnr"``
         (dB); ``gaps[network]``: the largest difference between a rescored and a recorded
-        per-image PSNR over all test images (:func:`rescore_run`; 0 when the checkpoint
-        reproduces its record).
+        PSNR of the chosen images (:func:`rescore_run`; 0 when the checkpoint reproduces its
+        record).
 
     Raises
     ------
@@ -437,9 +492,7 @@ def reconstructions(
     """
     from .evaluate import BASELINE_METHODS, evaluate_baselines
 
-    images = [int(i) for i in images]
-    if not images or min(images) < 0 or max(images) >= len(data.test):
-        raise ValueError(f"images must be indices of the {len(data.test)} test images, got {images}")
+    images = _test_indices(images, len(data.test))
     networks = [m for m in methods if m in results.get("runs", {})]
     unknown = [m for m in methods if m not in networks and m not in BASELINE_METHODS]
     if unknown:
@@ -456,8 +509,8 @@ def reconstructions(
             scores = base[m]["scores"]
             shown[m] = {"estimates": scores["estimates"], "psnr": scores["psnr"]}
         else:
-            scores, gaps[m] = rescore_run(results, results_dir, m, seed, data)
-            shown[m] = {"estimates": scores["estimates"][images], "psnr": scores["psnr"][images]}
+            scores, gaps[m] = rescore_run(results, results_dir, m, seed, data, images)
+            shown[m] = {"estimates": scores["estimates"], "psnr": scores["psnr"]}
     return shown, gaps
 
 
@@ -494,6 +547,7 @@ def reproduction_gaps(
     results: Mapping[str, Any],
     pairs: Mapping[str, Mapping[int, tuple[nn.Module, nn.Module]]],
     score: Callable[[nn.Module], float],
+    images: Sequence[int] | None = None,
 ) -> tuple[float, float]:
     r"""How exactly loaded networks reproduce what their study recorded, over the runs of ``pairs``.
 
@@ -504,6 +558,9 @@ def reproduction_gaps(
         As :func:`load_runs` returns it.
     score : callable
         ``model -> mean test PSNR`` (dB), e.g. :func:`psnr_scorer`.
+    images : sequence of int, optional
+        The study's indices of the test images ``score`` scores (:attr:`StudyData.indices`);
+        the recorded mean is then that of their recorded per-image PSNR. Default: all.
 
     Returns
     -------
@@ -525,7 +582,13 @@ def reproduction_gaps(
     unknown = [f"{m} seed {s}" for m, s, _ in found if str(s) not in runs.get(m, {})]
     if unknown:
         raise ValueError(f"pairs must hold runs of the study, got {unknown}")
-    psnr_gap = max(abs(score(trained) - runs[m][str(s)]["test"]["summary"]["psnr"]["mean"])
+    def recorded(test: Mapping[str, Any]) -> float:
+        if images is None:
+            return test["summary"]["psnr"]["mean"]
+        per_image = np.asarray(test["per_image"]["psnr"])
+        return float(per_image[_test_indices(images, per_image.size)].mean())
+
+    psnr_gap = max(abs(score(trained) - recorded(runs[m][str(s)]["test"]))
                    for m, s, (trained, _) in found)
     norm_gap = max(snapshot_mismatch(initial, runs[m][str(s)]["train"]["snapshots"][0])
                    for m, s, (_, initial) in found)
@@ -538,6 +601,9 @@ def psnr_scorer(x: ArrayLike, images: ArrayLike, normalizer: Any) -> Callable[[n
     The measurements :math:`x_t` and the quantised references are computed once; each call runs
     the model on ``x``, de-normalises its estimates :math:`\hat y_t`, clips them to [0, 1],
     quantises to 8 bits and averages :math:`10\log_{10}(255^2/\mathrm{MSE})` over the images.
+    A model whose output is not finite everywhere (an iteration that diverged, e.g. learned
+    parameters run for more layers than they were trained with) scores NaN: no image of it can
+    be scored, and clipping would hide the overflow.
 
     Parameters
     ----------
@@ -557,7 +623,10 @@ def psnr_scorer(x: ArrayLike, images: ArrayLike, normalizer: Any) -> Callable[[n
 
     @torch.no_grad()
     def score(model: nn.Module) -> float:
-        estimates = quantize_8bit(reconstruct_images(model(xt), normalizer))
+        y_hat = model(xt)
+        if not bool(torch.isfinite(y_hat).all()):
+            return float("nan")
+        estimates = quantize_8bit(reconstruct_images(y_hat, normalizer))
         return float(psnr(reference, estimates, data_range=255.0, axis=(-2, -1)).mean())
 
     return score
@@ -814,8 +883,11 @@ def sista_reading(model: SISTARNN) -> dict[str, Any]:
     Returns
     -------
     dict with ``A, D, F, h0`` (and ``Dinv`` for the released variant) as float64 arrays,
-    ``alpha, lam1, lam2, b, pull, L, ratio`` as floats, ``regime`` (:func:`step_regime`), and
-    ``s_lo, s_hi``, the smallest and largest eigenvalue of the iteration matrix
+    ``alpha, lam1, lam2, b, pull, L, ratio`` as floats, ``regime`` (:func:`step_regime`),
+    ``convex`` (:math:`\lambda_2 \ge 0`: training does not constrain :math:`\lambda_2`, and
+    below 0 the objective the network unfolds is nonconvex; :math:`L` is then
+    :func:`~sista_lib.sista.sista_step_size`'s for an indefinite Hessian), and ``s_lo, s_hi``,
+    the smallest and largest eigenvalue of the iteration matrix
     :math:`S = I - \tfrac1\alpha D^T(A^TA + \lambda_2 I)D` (:func:`iteration_eigenvalue_range`).
     """
     model = _check_sista_rnn(model)
@@ -824,11 +896,11 @@ def sista_reading(model: SISTARNN) -> dict[str, Any]:
                          "one set of scalars per layer")
     p = {k: v.detach().cpu().double().numpy() for k, v in model.sista_parameters().items()}
     alpha, lam1, lam2 = (float(p[k]) for k in ("alpha", "lam1", "lam2"))
-    L = sista_step_size(p["A"], p["D"], lam2)
+    L = sista_step_size(p["A"], p["D"], lam2, allow_nonconvex=True)
     s_lo, s_hi = iteration_eigenvalue_range(p["A"], p["D"], alpha, lam2)
     return {**p, "alpha": alpha, "lam1": lam1, "lam2": lam2, "b": lam1 / alpha,
             "pull": lam2 / alpha, "L": L, "ratio": alpha / L, "regime": step_regime(alpha, L),
-            "s_lo": s_lo, "s_hi": s_hi}
+            "convex": lam2 >= 0, "s_lo": s_lo, "s_hi": s_hi}
 
 
 def read_sista_rnn(
@@ -928,13 +1000,15 @@ def iteration_eigenvalue_range(A: ArrayLike, D: ArrayLike, alpha: float,
 
     They are :math:`1 - \mu/\alpha` for the eigenvalues :math:`\mu` of the symmetric
     :math:`D^T(A^TA + \lambda_2 I)D`; the smallest is :math:`1 - L/\alpha`, which is
-    :math:`> -1` exactly when :math:`\alpha > L/2`.
+    :math:`> -1` exactly when :math:`\alpha > L/2`. A negative :math:`\lambda_2` (which
+    training does not forbid) gives :math:`\mu < 0` when :math:`M < N`, and a largest
+    eigenvalue above 1: along those directions the iteration expands.
     """
     A, D = _matrix(A, "A"), _matrix(D, "D", square=True)
     if A.shape[1] != D.shape[0]:
         raise ValueError(f"A must have {D.shape[0]} columns to multiply D, got shape {A.shape}")
     alpha = check_scalar(alpha, "alpha", positive=True)
-    lam2 = check_scalar(lam2, "lam2", nonnegative=True)
+    lam2 = check_scalar(lam2, "lam2")                 # any sign: a trained lambda_2 may be < 0
     mu = np.linalg.eigvalsh(D.T @ (A.T @ A + lam2 * np.eye(A.shape[1])) @ D)
     return float(1 - mu.max() / alpha), float(1 - mu.min() / alpha)
 
@@ -963,7 +1037,7 @@ def sista_equivalence_gap(model: SISTARNN, x: ArrayLike) -> tuple[float, tuple[s
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         h = sista(x, p["A"], p["D"], p["F"], p["alpha"], p["lam1"], p["lam2"],
-                  n_iter=model.n_layers, h0=p["h0"])
+                  n_iter=model.n_layers, h0=p["h0"], allow_nonconvex=True)
     codes, h = torch.as_tensor(codes), torch.as_tensor(h)
     gap = float((codes - h).abs().max() / h.abs().max())
     return gap, tuple(sorted({type(w.message).__name__ for w in caught}))
@@ -993,9 +1067,15 @@ def rebuild_sista_rnn(params: Mapping[str, Any], n_layers: int, variant: str | N
         raise ValueError(f"params is missing {sorted(missing)}")
     if variant is None:
         variant = "released" if "Dinv" in params else "paper"
-    return SISTARNN(params["A"], params["D"], params["F"], params["alpha"], params["lam1"],
-                    params["lam2"], n_layers=n_layers, variant=variant, h0=params["h0"],
-                    Dinv=params.get("Dinv") if variant == "released" else None, dtype=dtype)
+    lams = {k: check_scalar(params[k], k) for k in ("lam1", "lam2")}
+    net = SISTARNN(params["A"], params["D"], params["F"], params["alpha"],
+                   *(max(v, 0.0) for v in lams.values()), n_layers=n_layers, variant=variant,
+                   h0=params["h0"], Dinv=params.get("Dinv") if variant == "released" else None,
+                   dtype=dtype)
+    with torch.no_grad():   # training does not constrain the lambdas: a learned one may be < 0
+        for k, v in lams.items():
+            getattr(net, k).fill_(v)
+    return net
 
 
 def depth_sweep(params: Sequence[Mapping[str, Any]] | Mapping[str, Any], k_values: Sequence[int],
@@ -1014,7 +1094,8 @@ def depth_sweep(params: Sequence[Mapping[str, Any]] | Mapping[str, Any], k_value
 
     Returns
     -------
-    (len(k_values),) array: the mean over runs of ``score(rebuild_sista_rnn(p, k))``.
+    (len(k_values),) array: the mean over runs of ``score(rebuild_sista_rnn(p, k))``; NaN at a
+    depth where a run scores NaN (:func:`psnr_scorer`: its output diverged).
     """
     runs = [params] if isinstance(params, Mapping) else list(params)
     if not runs:
@@ -1036,6 +1117,9 @@ def depth_sweep_kind(k_values: Sequence[int], scores: ArrayLike, trained_k: int,
     - ``"procedure"``: the trained depth scores best and the deepest network more than
       ``tolerance`` below it (a fixed number of iterations tuned to stop at the right moment);
     - ``"mixed"``: anything else (more iterations lose part of the gain).
+
+    A NaN score (the output diverged at that depth, :func:`psnr_scorer`) counts as worse than
+    any other; the trained depth itself must have a score.
     """
     ks = [check_positive_int(k, "k_values") for k in k_values]
     if any(b <= a for a, b in zip(ks, ks[1:])):
@@ -1047,6 +1131,9 @@ def depth_sweep_kind(k_values: Sequence[int], scores: ArrayLike, trained_k: int,
         raise ValueError(f"trained_k must be one of k_values {ks}, got {trained_k!r}")
     tolerance = check_scalar(tolerance, "tolerance", nonnegative=True)
     i = ks.index(trained_k)
+    if np.isnan(s[i]):
+        raise ValueError(f"scores must hold a score at the trained depth K = {trained_k}, got NaN")
+    s = np.where(np.isnan(s), -np.inf, s)     # a diverged depth is worse than any other
     if int(np.argmax(s)) == i and s[-1] < s[i] - tolerance:
         return "procedure"
     if s[-1] >= s[i]:
@@ -1091,6 +1178,11 @@ def ablation_losses(
     score : callable model -> float, higher is better (e.g. :func:`psnr_scorer`)
     full : float, optional
         :math:`\overline{s(\theta)}`, the mean score of the trained networks (computed if omitted).
+
+    Returns
+    -------
+    dict label -> :math:`\Delta_G`; NaN where a network with :math:`G` reset scores NaN on
+    some run (:func:`psnr_scorer`: its output is not finite, the reset network diverges).
     """
     pairs = list(pairs)
     if not pairs:
@@ -1607,7 +1699,8 @@ def ablation_rows(losses: Mapping[str, Mapping[str, float]], gains: Mapping[str,
                   groups: Sequence[str]) -> tuple[list[str], list[list[str]]]:
     r"""PSNR lost (dB, two decimals) when one group of parameters is reset to its initial value,
     one column per variant (:func:`ablation_losses`), and a last row with everything reset: the
-    whole gain of training, :math:`\overline{s(\theta)} - s(\theta_0)`.
+    whole gain of training, :math:`\overline{s(\theta)} - s(\theta_0)`. A reset whose network
+    diverges (a NaN loss) reads "diverges".
 
     Parameters
     ----------
@@ -1629,7 +1722,8 @@ def ablation_rows(losses: Mapping[str, Mapping[str, float]], gains: Mapping[str,
                          f"{missing}")
     header = ["parameter reset to its initial value"]
     header += [f"PSNR lost (dB), {v} variant" for v in variants]
-    rows = [[g] + [f"{losses[v][g]:.2f}" if g in losses[v] else "" for v in variants]
+    cell = lambda x: "diverges" if np.isnan(x) else f"{x:.2f}"
+    rows = [[g] + [cell(losses[v][g]) if g in losses[v] else "" for v in variants]
             for g in groups]
     return header, rows + [["all (the untrained network)"] + [f"{gains[v]:.2f}" for v in variants]]
 
@@ -1906,9 +2000,11 @@ def ablation_values(losses: Mapping[str, Mapping[str, float]],
     Returns
     -------
     dict with, for each variant ``v``: ``ablate_top_v`` and ``ablate_second_v``, the groups whose
-    reset costs most and second most; ``ablate_top_loss_v``, the largest loss;
-    ``ablate_all_v``, the gain; ``ablate_sum_v``, the sum of the single-group losses (dB, two
-    decimals).
+    reset costs most and second most (a reset that diverges, a NaN loss, costs more than any
+    other); ``ablate_top_loss_v``, the largest loss; ``ablate_all_v``, the gain;
+    ``ablate_sum_v``, the sum of the single-group losses (dB, two decimals; NaN if a reset
+    diverges); ``ablate_n_diverged_v``, how many resets diverge, and ``ablate_diverged_v``, which
+    (comma-separated, or ``"none"``).
 
     Raises
     ------
@@ -1924,11 +2020,15 @@ def ablation_values(losses: Mapping[str, Mapping[str, float]],
         if v not in gains:
             raise ValueError(f"gains must hold the gain of every variant of losses, got none for "
                              f"{v!r}")
-        order = sorted(loss, key=loss.get, reverse=True)
+        cost = {g: np.inf if np.isnan(x) else x for g, x in loss.items()}
+        order = sorted(loss, key=cost.get, reverse=True)
+        diverged = [g for g in loss if np.isnan(loss[g])]
         values |= {f"ablate_top_{v}": order[0], f"ablate_second_{v}": order[1],
                    f"ablate_top_loss_{v}": _round(loss[order[0]], 2),
                    f"ablate_all_{v}": _round(gains[v], 2),
-                   f"ablate_sum_{v}": _round(sum(loss.values()), 2)}
+                   f"ablate_sum_{v}": _round(sum(loss.values()), 2),
+                   f"ablate_n_diverged_{v}": len(diverged),
+                   f"ablate_diverged_{v}": ", ".join(diverged) or "none"}
     return values
 
 
@@ -1950,8 +2050,10 @@ def depth_sweep_values(k_values: Sequence[int], sweeps: Mapping[str, ArrayLike],
     Returns
     -------
     dict with ``k_max``, the deepest :math:`K`, and per label ``l``: ``sweep_k<K>_l`` for every
-    depth, ``sweep_kmax_l`` (the deepest), ``sweep_min_l``, ``sweep_max_l`` (dB, two decimals) and,
-    but for ``untrained``, ``sweep_verdict_l`` (:func:`depth_sweep_kind`).
+    depth, ``sweep_kmax_l`` (the deepest), ``sweep_min_l``, ``sweep_max_l`` (dB, two decimals;
+    NaN where the output diverged, ignored by the minimum and maximum), ``sweep_diverged_l``
+    (the smallest depth whose output diverged, or ``"none"``) and, but for ``untrained``,
+    ``sweep_verdict_l`` (:func:`depth_sweep_kind`).
 
     Raises
     ------
@@ -1968,9 +2070,12 @@ def depth_sweep_values(k_values: Sequence[int], sweeps: Mapping[str, ArrayLike],
             raise ValueError(f"sweeps[{label!r}] must hold one score per depth ({len(ks)}), got "
                              f"shape {c.shape}")
         values |= {f"sweep_k{k}_{label}": _round(x, 2) for k, x in zip(ks, c)}
+        diverged = [k for k, x in zip(ks, c) if np.isnan(x)]
+        finite = c[~np.isnan(c)]
         values |= {f"sweep_kmax_{label}": _round(c[-1], 2),
-                   f"sweep_min_{label}": _round(c.min(), 2),
-                   f"sweep_max_{label}": _round(c.max(), 2)}
+                   f"sweep_min_{label}": _round(finite.min(), 2) if finite.size else np.nan,
+                   f"sweep_max_{label}": _round(finite.max(), 2) if finite.size else np.nan,
+                   f"sweep_diverged_{label}": diverged[0] if diverged else "none"}
         if label != untrained:
             values[f"sweep_verdict_{label}"] = depth_sweep_kind(ks, c, trained_k)
     return values

@@ -691,7 +691,9 @@ def plot_depth_sweep(k_values: Sequence[int], scores: Mapping[str, Any], *,
                      ylabel: str = "mean test PSNR (dB)",
                      figsize: tuple[float, float] = (COLUMN_WIDTH_IN, 3.6), space: float = 0.15):
     """Scores of networks rebuilt with ``K`` layers, against ``K`` (log scale, base 2), one line
-    with dots per label, the depth they were trained with dashed; one legend below.
+    with dots per label, the depth they were trained with dashed; one legend below. A NaN score
+    (the output diverged at that depth) is a cross in the series' colour at the bottom of the
+    axes (several at one depth are stacked upwards).
 
     ``reference`` (label -> scores, e.g. the untrained parameters) is drawn first, in
     :data:`REFERENCE_STYLE`; the series of ``scores`` take the book's colours in turn.
@@ -717,6 +719,17 @@ def plot_depth_sweep(k_values: Sequence[int], scores: Mapping[str, Any], *,
     if trained_k is not None:
         xlabel += f" (trained with K = {trained_k})"
     plot_lines(k_values, scores, styles=styles, marker="o", ax=ax, xlabel=xlabel, ylabel=ylabel)
+    stacked = dict.fromkeys(k_values, 0)        # crosses at one depth are stacked upwards
+    for label, line in zip(scores, ax.get_lines()):
+        bad = [k for k, v in zip(k_values, np.asarray(scores[label], dtype=float)) if np.isnan(v)]
+        heights = [0.04 + 0.08 * stacked[k] for k in bad]
+        for k in bad:
+            stacked[k] += 1
+        if bad:
+            ax.plot(bad, heights, ls="none", marker="x", ms=9, mew=2, color=line.get_color(),
+                    transform=ax.get_xaxis_transform(), clip_on=False)
+    if any(stacked.values()):
+        ax.set_xlabel(xlabel + "; ×: the output diverged")
     if trained_k is not None:
         ax.axvline(trained_k, color="0.6", ls="--", lw=1)
     ax.set_xscale("log", base=2)

@@ -70,16 +70,18 @@ Scalar = float | torch.Tensor
 # --------------------------------------------------------------------------------------------
 # argument checking
 # --------------------------------------------------------------------------------------------
-def _scalar(value: Any, name: str, *, positive: bool = False,
+def _scalar(value: Any, name: str, *, positive: bool = False, signed: bool = False,
             dtype: torch.dtype | None = None) -> Scalar:
     """Validate a scalar parameter; a one-element tensor is kept as a tensor (for autograd).
 
-    With ``dtype`` (the working dtype), the value must survive the cast to it."""
+    Non-negative unless ``positive`` (> 0) or ``signed`` (any sign). With ``dtype`` (the
+    working dtype), the value must survive the cast to it."""
+    nonnegative = not (positive or signed)
     if isinstance(value, torch.Tensor):
-        check_scalar(value.detach(), name, positive=positive, nonnegative=not positive,
+        check_scalar(value.detach(), name, positive=positive, nonnegative=nonnegative,
                      dtype=dtype)
         return value.reshape(())
-    return check_scalar(value, name, positive=positive, nonnegative=not positive, dtype=dtype)
+    return check_scalar(value, name, positive=positive, nonnegative=nonnegative, dtype=dtype)
 
 
 def _check_ratio(num: Scalar, alpha: Scalar, name: str, dtype: torch.dtype) -> None:
@@ -138,7 +140,8 @@ def _check_last(t: torch.Tensor, name: str, size: int, what: str) -> None:
 # --------------------------------------------------------------------------------------------
 # building blocks
 # --------------------------------------------------------------------------------------------
-def sista_step_size(A: ArrayLike, D: ArrayLike, lam2: float = 0.0) -> float:
+def sista_step_size(A: ArrayLike, D: ArrayLike, lam2: float = 0.0, *,
+                    allow_nonconvex: bool = False) -> float:
     r"""The Lipschitz constant :math:`L` of SISTA's step: :math:`\alpha \ge L` is the classical
     step condition, and the objective decreases at every step for any :math:`\alpha > L/2`.
 
@@ -162,12 +165,18 @@ def sista_step_size(A: ArrayLike, D: ArrayLike, lam2: float = 0.0) -> float:
     :math:`O(1/k)` bound on the gap to the optimum (and for FISTA's :math:`O(1/k^2)`). For an
     orthonormal :math:`D`, :math:`L = \lVert A \rVert_2^2 + \lambda_2`.
 
+    With :math:`\lambda_2 < 0` (``allow_nonconvex``) the Hessian :math:`D^T(A^TA + \lambda_2
+    I)D` of :math:`f` is indefinite when :math:`M < N`, and :math:`L` is its largest eigenvalue
+    in absolute value: the decrease above still holds (it needs only an :math:`L`-Lipschitz
+    gradient), but :math:`\mathcal{L}_t` is nonconvex and unbounded below.
+
     Parameters
     ----------
     A : (M, N) array
     D : (N, N) array
     lam2 : float, default 0
-        :math:`\lambda_2 \ge 0`.
+        :math:`\lambda_2 \ge 0`, or any sign with ``allow_nonconvex``.
+    allow_nonconvex : bool, default False
 
     Returns
     -------
@@ -176,9 +185,24 @@ def sista_step_size(A: ArrayLike, D: ArrayLike, lam2: float = 0.0) -> float:
     At, Dt = _matrices(A, D, None)
     if isinstance(lam2, torch.Tensor):
         lam2 = lam2.detach()
-    lam2 = check_scalar(lam2, "lam2", nonnegative=True)
+    lam2 = _lam2(lam2, allow_nonconvex)
+    if lam2 < 0:    # an indefinite Hessian: its largest eigenvalue in absolute value
+        At, Dt = At.double(), Dt.double()
+        hessian = Dt.T @ (At.T @ At + lam2 * torch.eye(At.shape[1], dtype=At.dtype)) @ Dt
+        return float(torch.linalg.eigvalsh(hessian).abs().max())
     Phi_bar, _ = _augmented(At.double(), Dt.double(), None, lam2, None, None)
     return lipschitz_constant(Phi_bar)
+
+
+def _lam2(lam2: Any, allow_nonconvex: Any, dtype: torch.dtype | None = None) -> Scalar:
+    r"""Validate :math:`\lambda_2`: non-negative unless ``allow_nonconvex`` (a negative
+    :math:`\lambda_2` makes :math:`\mathcal{L}_t` nonconvex, unbounded below when M < N)."""
+    allow_nonconvex = check_bool(allow_nonconvex, "allow_nonconvex")
+    lam2 = _scalar(lam2, "lam2", signed=True, dtype=dtype)
+    if _value(lam2) < 0 and not allow_nonconvex:
+        raise ValueError(f"lam2 must be >= 0 (a negative weight makes the objective nonconvex; "
+                         f"pass allow_nonconvex=True to iterate anyway), got {_value(lam2)}")
+    return lam2
 
 
 def _augmented(
@@ -410,6 +434,7 @@ def sista(
     tol: float | None = None,
     max_iter: int = 1000,
     return_history: bool = False,
+    allow_nonconvex: bool = False,
 ):
     r"""Sequential ISTA: causal sparse recovery of a sequence with a linear-dynamics prior.
 
@@ -470,6 +495,11 @@ def sista(
           With ``tol`` the time steps stop at different :math:`k`; a stopped step repeats its
           final value up to row ``K_max`` (the largest count used).
         - ``"n_iter"``: shape ``(T,)``, iterations run at each time step (int64).
+    allow_nonconvex : bool, default False
+        Accept :math:`\lambda_2 < 0`. The iterations are then still defined (a trained
+        SISTA-RNN, whose parameters are not constrained, may hold such a :math:`\lambda_2`),
+        but :math:`\mathcal{L}_t` is nonconvex, and no longer a model of the data; :math:`L` is
+        :func:`sista_step_size`'s.
 
     Returns
     -------
@@ -482,7 +512,7 @@ def sista(
     ------
     ValueError
         On mismatched shapes of ``x, A, D, F, h0``, non-finite values, ``alpha <= 0``,
-        negative ``lam1``/``lam2``, non-positive ``tol``, or an ``alpha``/``lam1``/``lam2``/
+        negative ``lam1`` or ``lam2`` (the latter unless ``allow_nonconvex``), non-positive ``tol``, or an ``alpha``/``lam1``/``lam2``/
         ``tol`` (or ``lam1/alpha``, ``lam2/alpha``) that overflows or underflows in the working
         dtype (float32 unless an input is float64).
     TypeError
@@ -521,7 +551,7 @@ def sista(
     dtype = common_dtype(*tensors)
     alpha = _scalar(alpha, "alpha", positive=True, dtype=dtype)
     lam1 = _scalar(lam1, "lam1", dtype=dtype)
-    lam2 = _scalar(lam2, "lam2", dtype=dtype)
+    lam2 = _lam2(lam2, allow_nonconvex, dtype)
     _check_ratio(lam1, alpha, "lam1 / alpha (the threshold)", dtype)
     _check_ratio(lam2, alpha, "lam2 / alpha", dtype)
     if tol is not None:
@@ -529,7 +559,7 @@ def sista(
     At, Dt, Ft, xt = (t.to(dtype) for t in (At, Dt, Ft, xt))
     h_prev = xt.new_zeros(B, N) if h0 is None else h0t.to(dtype).expand(B, N)
 
-    L = sista_step_size(At.detach(), Dt.detach(), _value(lam2))
+    L = sista_step_size(At.detach(), Dt.detach(), _value(lam2), allow_nonconvex=True)
     alpha_value = _value(alpha)
     if alpha_value <= L / 2:
         warnings.warn(

@@ -218,6 +218,25 @@ def test_a_paper_variant_is_K_sista_iterations_even_with_perturbed_parameters(pr
         interpret.sista_equivalence_gap(paper_net(A, D, variant="released"), x)
 
 
+def test_a_network_that_learned_a_negative_lam2_is_read_as_nonconvex(problem):
+    A, D = problem
+    net = SISTARNN(A, D, None, 0.4, 0.3, 0.0, dtype=torch.float64)
+    with torch.no_grad():
+        net.lam2.fill_(-0.05)                     # as training, which does not constrain it, may leave it
+    p = interpret.sista_reading(net)
+    mu = np.linalg.eigvalsh(D.T @ (A.T @ A - 0.05 * np.eye(N)) @ D)
+    assert p["convex"] is False and interpret.sista_reading(paper_net(A, D))["convex"] is True
+    assert p["L"] == pytest.approx(np.abs(mu).max(), rel=1e-12) and p["regime"] == "α ≤ L/2"
+    assert p["s_hi"] == pytest.approx(1 + 0.05 / 0.4, abs=1e-12) and p["s_hi"] > 1   # expands off A's rows
+    x = torch.as_tensor(np.random.default_rng(4).standard_normal((6, 2, M)))
+    gap, caught = interpret.sista_equivalence_gap(net, x)
+    assert gap < 1e-12 and caught == ("StepSizeWarning",)
+    twin = interpret.rebuild_sista_rnn(p, 3, dtype=torch.float64)
+    assert twin.lam2.item() == -0.05
+    with torch.no_grad():
+        np.testing.assert_array_equal(twin(x).numpy(), net(x).numpy())
+
+
 # --------------------------------------------------------------------------------------------
 # what the learned parameters do
 # --------------------------------------------------------------------------------------------
@@ -255,6 +274,11 @@ def test_depth_sweep_kind_labels():
         interpret.depth_sweep_kind([1, 3, 2], [1, 2, 3], 3)
     with pytest.raises(ValueError, match="trained_k"):
         interpret.depth_sweep_kind(ks, [1, 2, 3, 4, 5], 7)
+    # a depth whose output diverged (NaN) is worse than any score
+    assert interpret.depth_sweep_kind(ks, [10, 9, 12, np.nan, np.nan], 3) == "procedure"
+    assert interpret.depth_sweep_kind(ks, [np.nan, 13, 12, 12.5, 11.8], 3) == "mixed"
+    with pytest.raises(ValueError, match="a score at the trained depth K = 3, got NaN"):
+        interpret.depth_sweep_kind(ks, [10, 9, np.nan, 9, 10], 3)
 
 
 def test_reset_and_ablation_losses(problem):
@@ -433,6 +457,26 @@ def test_load_run_and_snapshot_mismatch(tmp_path, problem):
         interpret.snapshot_mismatch(initial, {"scalars": {"beta": 1.0}, "norms": {}})
 
 
+@pytest.mark.parametrize("name", ["stacked_rnn", "lstm"])
+def test_load_run_rebuilds_a_black_box_with_the_studys_initialisation(tmp_path, name):
+    from sista_lib.experiment import PRESETS, build_network
+    from sista_lib.models import build_model
+
+    A, D = paper_measurement_matrix(32, 128), wavelet_dictionary(128, "db4", 4)
+    config = PRESETS["paper"]["config"].to_dict()          # the authors' initialisations
+    assert (config["stacked_init"], config["lstm_init"]) == ("authors", "keras1")
+    before = build_network(name, A, D, config, 1)          # what the study trained from
+    save_parameters(tmp_path / "ckpt.safetensors", before)
+    results = {"config": config, "runs": {name: {"1": {"checkpoint": "ckpt.safetensors"}}}}
+    torch.manual_seed(123)
+    state = torch.get_rng_state()
+    trained, initial = interpret.load_run(results, tmp_path, name, 1, A, D)
+    assert torch.equal(torch.get_rng_state(), state)       # the caller's random stream is untouched
+    assert interpret.snapshot_mismatch(initial, parameter_snapshot(before)) == 0.0
+    default = build_model(name, A, D, seed=1)              # another initialisation
+    assert interpret.snapshot_mismatch(default, parameter_snapshot(before)) > 0.0
+
+
 def test_psnr_scorer_follows_the_papers_protocol():
     from sista_lib.data import Normalizer, images_to_sequences, measure
     from sista_lib.evaluate import evaluate
@@ -445,6 +489,10 @@ def test_psnr_scorer_follows_the_papers_protocol():
     net = SISTARNN.paper_init(A, wavelet_dictionary(128, "db4", 4))
     score = interpret.psnr_scorer(x.float(), images, normalizer)
     assert score(net) == pytest.approx(float(evaluate(net, images, A, normalizer)["psnr"].mean()), abs=1e-9)
+    diverging = copy.deepcopy(net)
+    with torch.no_grad():
+        diverging.alpha.fill_(1e-3)              # S = I - D^T(A^TA + lam2 I)D / alpha: |eigenvalues| ~ 1e3
+    assert not torch.isfinite(diverging(x.float())).all() and math.isnan(score(diverging))
     with pytest.raises(ValueError, match="images"):
         interpret.psnr_scorer(x, images[:2], normalizer)
 
@@ -495,6 +543,23 @@ def test_rescore_run_reproduces_the_recorded_scores(tmp_path):
         interpret.rescore_run(results, tmp_path, "sista_rnn", 0, (data.A, data.D))
 
 
+def test_rescore_run_on_chosen_images_is_the_full_rescore_cut_to_them(tmp_path):
+    results, data = _tiny_study(tmp_path)
+    full, _ = interpret.rescore_run(results, tmp_path, "sista_rnn", 0, data)
+    results["runs"]["sista_rnn"]["0"]["test"]["per_image"]["psnr"][0] += 1.0   # only image 0 is off
+    one, gap = interpret.rescore_run(results, tmp_path, "sista_rnn", 0, data, images=[1])
+    assert gap == 0.0 and one["estimates"].shape == (1, 128, 16)
+    np.testing.assert_allclose(one["estimates"][0], full["estimates"][1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(one["psnr"], full["psnr"][[1]], rtol=0, atol=1e-9)
+    assert interpret.rescore_run(results, tmp_path, "sista_rnn", 0, data, images=[1, 0])[1] \
+        == pytest.approx(1.0, abs=1e-12)
+    with pytest.raises(ValueError, match=r"images must be indices of the 2 test images, got \[\]"):
+        interpret.rescore_run(results, tmp_path, "sista_rnn", 0, data, images=[])
+    results["runs"]["sista_rnn"]["0"]["test"]["per_image"]["psnr"].pop()
+    with pytest.raises(ValueError, match="the run records 1 test scores, the study's data have 2 test images"):
+        interpret.rescore_run(results, tmp_path, "sista_rnn", 0, data, images=[0])
+
+
 def test_study_data_rebuilds_the_test_images_and_names_their_photos():
     from sista_lib.data import Normalizer, make_splits
 
@@ -513,6 +578,32 @@ def test_study_data_rebuilds_the_test_images_and_names_their_photos():
     assert data.first_of_each_photo == [photos.index(p) for p in dict.fromkeys(photos)]
     with pytest.raises(ValueError, match="results must hold config"):
         interpret.study_data({"config": cfg})
+
+
+def test_study_data_spread_keeps_evenly_spaced_images_and_their_indices():
+    test = np.arange(10.0)[:, None, None] * np.ones((10, 2, 3))
+    data = interpret.StudyData(A=np.eye(2), D=np.eye(2), normalizer=None, test=test,
+                               test_provenance=tuple(f"p{i // 4}[{i}:{i + 1}]" for i in range(10)))
+    assert data.indices == list(range(10))
+    four = data.spread(4)
+    assert four.indices == [0, 3, 6, 9] and np.array_equal(four.test[:, 0, 0], [0, 3, 6, 9])
+    assert four.test_provenance == ("p0[0:1]", "p0[3:4]", "p1[6:7]", "p2[9:10]")
+    assert four.spread(2).indices == [0, 9]              # indices into the study, not into the subset
+    assert data.spread(10).indices == data.indices and data.spread(1).indices == [0]
+    with pytest.raises(ValueError, match="n must be at most the 10 test images, got 11"):
+        data.spread(11)
+
+
+def test_reproduction_gaps_on_some_images_compare_their_recorded_scores():
+    net = torch.nn.Linear(1, 1)
+    record = {"test": {"summary": {"psnr": {"mean": 20.0}}, "per_image": {"psnr": [10.0, 20.0, 30.0]}},
+              "train": {"snapshots": [parameter_snapshot(net)]}}
+    results = {"runs": {"lstm": {"0": record}}}
+    pairs = {"lstm": {0: (net, net)}}
+    assert interpret.reproduction_gaps(results, pairs, lambda m: 25.0, images=[1, 2]) == (0.0, 0.0)
+    assert interpret.reproduction_gaps(results, pairs, lambda m: 25.0) == (5.0, 0.0)
+    with pytest.raises(ValueError, match=r"images must be indices of the 3 test images, got \[3\]"):
+        interpret.reproduction_gaps(results, pairs, lambda m: 25.0, images=[3])
 
 
 def test_study_data_first_of_each_photo():
@@ -559,8 +650,8 @@ def test_reconstructions_cut_the_rescored_run_and_run_the_baselines_on_the_chose
     shown, gaps = interpret.reconstructions(results, tmp_path, data, [1], ["sista_untrained", "sista_rnn"])
     assert list(shown) == ["sista_untrained", "sista_rnn"] and gaps == {"sista_rnn": pytest.approx(0.25, abs=1e-12)}
     full, _ = interpret.rescore_run(results, tmp_path, "sista_rnn", 0, data)
-    assert np.array_equal(shown["sista_rnn"]["estimates"], full["estimates"][[1]])
-    assert np.array_equal(shown["sista_rnn"]["psnr"], full["psnr"][[1]])
+    np.testing.assert_allclose(shown["sista_rnn"]["estimates"], full["estimates"][[1]], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(shown["sista_rnn"]["psnr"], full["psnr"][[1]], rtol=0, atol=1e-9)
     base = evaluate_baselines(data.test[[1]], data.A, data.D, data.normalizer, return_estimates=True)
     assert np.array_equal(shown["sista_untrained"]["estimates"], base["sista_untrained"]["scores"]["estimates"])
     assert interpret.reconstructions(results, tmp_path, data, [0], ["sista_rnn"])[0]["sista_rnn"]["psnr"][0] \
@@ -661,6 +752,8 @@ def test_ablation_rows_leave_a_group_a_variant_lacks_empty():
                       "PSNR lost (dB), released variant"]
     assert rows == [["A", "1.23", "2.00"], ["Dinv", "", "0.12"], ["F", "0.50", "-0.10"],
                     ["all (the untrained network)", "3.00", "2.50"]]
+    _, rows = interpret.ablation_rows({"paper": {"A": math.nan}}, {"paper": 3.0}, ["A"])
+    assert rows[0] == ["A", "diverges"]
     with pytest.raises(ValueError, match=r"gains must hold the gain of every variant of losses, got none for \['released'\]"):
         interpret.ablation_rows(losses, {"paper": 3.0}, ["A"])
 
@@ -769,7 +862,14 @@ def test_reading_values_suffix_each_variant_and_look_across_all_runs():
 def test_ablation_values_order_the_losses():
     values = interpret.ablation_values({"paper": {"A": 0.5, "F": 2.126, "D": 1.0}}, {"paper": 3.004})
     assert values == {"ablate_top_paper": "F", "ablate_second_paper": "D", "ablate_top_loss_paper": 2.13,
-                      "ablate_all_paper": 3.0, "ablate_sum_paper": 3.63}
+                      "ablate_all_paper": 3.0, "ablate_sum_paper": 3.63, "ablate_n_diverged_paper": 0,
+                      "ablate_diverged_paper": "none"}
+    # a reset whose network diverges costs more than any other
+    values = interpret.ablation_values({"paper": {"A": math.nan, "F": 2.126, "D": math.nan, "h0": 0.0}},
+                                       {"paper": 3.0})
+    assert (values["ablate_top_paper"], values["ablate_second_paper"]) == ("A", "D")
+    assert values["ablate_n_diverged_paper"] == 2 and values["ablate_diverged_paper"] == "A, D"
+    assert math.isnan(values["ablate_top_loss_paper"]) and math.isnan(values["ablate_sum_paper"])
     with pytest.raises(ValueError, match=r"losses\['paper'\] must hold at least two groups"):
         interpret.ablation_values({"paper": {"A": 0.5}}, {"paper": 1.0})
     with pytest.raises(ValueError, match="gains must hold the gain of every variant of losses, got none for 'paper'"):
@@ -783,7 +883,11 @@ def test_depth_sweep_values_quote_every_depth_and_judge_the_learned_ones():
     assert values["k_max"] == 8 and values["sweep_k3_paper"] == 20.38 and values["sweep_kmax_paper"] == 14.0
     assert (values["sweep_min_untrained"], values["sweep_max_untrained"]) == (18.0, 18.0)
     assert values["sweep_verdict_paper"] == "procedure" and "sweep_verdict_untrained" not in values
-    assert len(values) == 1 + 2 * (len(ks) + 3) + 1
+    assert len(values) == 1 + 2 * (len(ks) + 4) + 1 and values["sweep_diverged_paper"] == "none"
+    diverged = interpret.depth_sweep_values(ks, {"paper": [15.0, 16.0, 20.0, np.nan]}, 3)
+    assert diverged["sweep_diverged_paper"] == 8 and math.isnan(diverged["sweep_kmax_paper"])
+    assert (diverged["sweep_min_paper"], diverged["sweep_max_paper"]) == (15.0, 20.0)
+    assert diverged["sweep_verdict_paper"] == "procedure"
     with pytest.raises(ValueError, match=r"sweeps\['paper'\] must hold one score per depth \(4\), got shape \(3,\)"):
         interpret.depth_sweep_values(ks, {"paper": [1.0, 2.0, 3.0]}, 3)
 

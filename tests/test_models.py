@@ -132,6 +132,9 @@ def test_rnn_weights_match_sista_weights_and_the_formulas():
 @pytest.mark.parametrize("positive", [False, True])
 def test_gradients_reach_every_interpretable_parameter(variant, tie_layers, positive):
     rng, A, D, F, alpha, lam1, lam2 = random_problem(11)
+    # with an orthonormal D, lambda_2 cancels from W_1 = S P + (lambda_2/alpha) P (D^T D = I), so
+    # layer 1's copy of it would get a zero gradient: a trained D is not orthonormal
+    D = D + 0.1 * rng.standard_normal(D.shape) / np.sqrt(D.shape[0])
     model = SISTARNN(A, D, F, alpha, lam1, lam2, n_layers=3, variant=variant,
                      tie_layers=tie_layers, positive=positive, dtype=F64)
     x = torch.from_numpy(rng.standard_normal((5, 3, 6)))

@@ -355,6 +355,17 @@ def test_matrices_blocks_and_eigenvalues():
         plot.plot_eigenvalues({"W": (np.eye(2), np.ones((2, 3)))})
 
 
+def test_depth_sweep_marks_a_diverged_depth_with_a_cross_on_the_axis():
+    fig = plot.plot_depth_sweep([1, 2, 4, 8], {"paper": [7.0, 8.0, np.nan, np.nan], "released": [6.0, 6.0, 6.0, np.nan]},
+                                trained_k=2)
+    ax = fig.axes[0]
+    crosses = [line for line in ax.lines if line.get_marker() == "x"]
+    assert [list(c.get_xdata()) for c in crosses] == [[4, 8], [8]]
+    assert [list(c.get_ydata()) for c in crosses] == [[0.04, 0.04], [pytest.approx(0.12)]]   # stacked at K = 8
+    assert _colors(crosses) == [plot.BOOK_COLORS[0].lower(), plot.BOOK_COLORS[1].lower()]
+    assert ax.get_xlabel().endswith("; ×: the output diverged")
+
+
 def test_depth_sweep_draws_its_reference_first_in_the_reference_style():
     fig = plot.plot_depth_sweep([1, 2, 4], {"paper": [7.0, 3.0, 6.0], "released": [6.0, 6.0, 6.0]},
                                 reference={"untrained": [5.0, 5.0, 5.0]})

@@ -41,6 +41,39 @@ def _predict(D, F, h_prev):
     return h_prev @ (D.T @ F @ D).T
 
 
+def test_a_negative_lam2_is_refused_unless_a_nonconvex_objective_is_allowed(problem):
+    x, A, D, F = problem
+    with pytest.raises(ValueError, match=r"lam2 must be >= 0 .*allow_nonconvex=True.*got -0.1"):
+        sista(x, A, D, F, 1.0, 0.05, -0.1)
+    with pytest.raises(ValueError, match=r"lam2 must be >= 0 .*allow_nonconvex=True"):
+        sista_step_size(A, D, -0.1)
+    with pytest.raises(TypeError, match="allow_nonconvex"):
+        sista(x, A, D, F, 1.0, 0.05, -0.1, allow_nonconvex="yes")
+    # below 0 the Hessian D^T (A^T A + lam2 I) D is indefinite (M < N): L is its largest |eigenvalue|
+    mu = np.linalg.eigvalsh(D.T @ (A.T @ A - 0.1 * np.eye(N)) @ D)
+    assert mu.min() < 0 < mu.max()
+    L = sista_step_size(A, D, -0.1, allow_nonconvex=True)
+    assert L == pytest.approx(np.abs(mu).max(), rel=1e-12)
+    assert sista_step_size(A, D, 0.7, allow_nonconvex=True) == sista_step_size(A, D, 0.7)
+
+
+def test_with_a_negative_lam2_sista_still_iterates_its_recursion(problem):
+    x, A, D, F = problem
+    lam1, lam2 = 0.05, -0.1
+    alpha = 1.1 * sista_step_size(A, D, lam2, allow_nonconvex=True)
+    h = sista(x, A, D, F, alpha, lam1, lam2, n_iter=2, allow_nonconvex=True)
+    S = np.eye(N) - D.T @ (A.T @ A + lam2 * np.eye(N)) @ D / alpha
+    V, P = D.T @ A.T / alpha, D.T @ F @ D
+    soft = lambda z: np.sign(z) * np.maximum(np.abs(z) - lam1 / alpha, 0)
+    h_prev = np.zeros((B, N))
+    for t in range(T):
+        code = h_prev @ P.T
+        for _ in range(2):
+            code = soft(code @ S.T + x[t] @ V.T + (lam2 / alpha) * h_prev @ P.T)
+        np.testing.assert_allclose(h[t], code, rtol=0, atol=1e-12)
+        h_prev = code
+
+
 # ------------------------------------------------------------------------------------------
 # the defining identity: SISTA at time t = ISTA on the augmented Lasso
 # ------------------------------------------------------------------------------------------
