@@ -501,7 +501,7 @@ def build_network(name: str, A: Any, D: Any, config: ExperimentConfig | Mapping[
     Parameters
     ----------
     name : str
-        One of :data:`MODEL_NAMES`.
+        One of ``sista_lib.models.MODEL_NAMES``.
     A, D : arrays
         The study's measurement matrix :math:`A_0` and dictionary :math:`D_0`.
     config : ExperimentConfig, or its dict as a study records it (``results["config"]``; fields

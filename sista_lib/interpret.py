@@ -217,7 +217,7 @@ class StudyData:
         Where each test image comes from, e.g. ``"ascent[245:398,273:426] flip hv"``.
     test_index : tuple of int, optional
         The index of each test image in the study's test set, which its per-image scores
-        follow (:meth:`spread`); default: all of them, in order.
+        follow (:meth:`StudyData.spread`); default: all of them, in order.
     """
 
     A: np.ndarray
@@ -239,7 +239,7 @@ class StudyData:
 
         A reading that runs networks many times (ablations, depth sweeps) can afford a few
         hundred images where a study scores thousands; their per-image scores in the study's
-        records are those at :attr:`indices`.
+        records are those at :attr:`StudyData.indices`.
 
         Raises
         ------
