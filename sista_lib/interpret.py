@@ -235,7 +235,7 @@ class StudyData:
     def spread(self, n: int) -> "StudyData":
         r"""``n`` of the test images, evenly spaced through the test set (which lists the crops
         photo by photo, so every photo keeps about its share): indices
-        :math:`\mathrm{round}(i (n_	ext{test} - 1) / (n - 1))`, :math:`i = 0..n-1`.
+        :math:`\mathrm{round}(i (n_\text{test} - 1) / (n - 1))`, :math:`i = 0..n-1`.
 
         A reading that runs networks many times (ablations, depth sweeps) can afford a few
         hundred images where a study scores thousands; their per-image scores in the study's
