@@ -185,7 +185,7 @@ def sista_step_size(A: ArrayLike, D: ArrayLike, lam2: float = 0.0, *,
     At, Dt = _matrices(A, D, None)
     if isinstance(lam2, torch.Tensor):
         lam2 = lam2.detach()
-    lam2 = _lam2(lam2, allow_nonconvex)
+    lam2 = _value(_lam2(lam2, allow_nonconvex))
     if lam2 < 0:    # an indefinite Hessian: its largest eigenvalue in absolute value
         At, Dt = At.double(), Dt.double()
         hessian = Dt.T @ (At.T @ At + lam2 * torch.eye(At.shape[1], dtype=At.dtype)) @ Dt
@@ -512,7 +512,8 @@ def sista(
     ------
     ValueError
         On mismatched shapes of ``x, A, D, F, h0``, non-finite values, ``alpha <= 0``,
-        negative ``lam1`` or ``lam2`` (the latter unless ``allow_nonconvex``), non-positive ``tol``, or an ``alpha``/``lam1``/``lam2``/
+        negative ``lam1`` or ``lam2`` (the latter unless ``allow_nonconvex``), non-positive
+        ``tol``, or an ``alpha``/``lam1``/``lam2``/
         ``tol`` (or ``lam1/alpha``, ``lam2/alpha``) that overflows or underflows in the working
         dtype (float32 unless an input is float64).
     TypeError
