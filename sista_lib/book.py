@@ -34,10 +34,12 @@ __all__ = [
     "claims_rows",
     "protocol_rows",
     "difference_rows",
+    "comparison_rows",
     "level_rows",
     "training_rows",
     "study_report",
     "provenance_report",
+    "training_commits",
     "study_values",
     "sweep_values",
     "glue_values",
@@ -142,6 +144,10 @@ def show_table(header: Sequence[Any], rows: Sequence[Sequence[Any]], *,
     display(HTML(html_table(header, rows, left=left)))
 
 
+#: Decimals of each score in the tables (as in :func:`results_rows`).
+_DIGITS = {"mse": 1, "psnr": 2, "ssim": 4}
+
+
 def _score(row: Mapping[str, Any], key: str, digits: int) -> str:
     text = f"{row[key]:.{digits}f}"
     return text if row[key + "_std"] is None else text + f" ± {row[key + '_std']:.{digits}f}"
@@ -169,9 +175,10 @@ def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_OR
       runs to convergence), and its test MSE, PSNR (dB) and SSIM (for a trained network the
       mean over seeds :math:`\pm` the standard deviation across seeds);
     - ``"training"``, trained networks only: the network, its best epoch and training time per
-      run in minutes (means over seeds), the optimiser steps of one run, and on how many seeds
-      its validation curve has levelled off (:func:`sista_lib.experiment.plateaued`), e.g.
-      "2 of 3";
+      run in minutes (means over seeds), the optimiser steps of one run, how much the last 20 %
+      of the epochs lowered the best validation MSE (:func:`sista_lib.experiment.tail_improvement`,
+      mean over seeds, in percent), and on how many seeds that is under 1 %, i.e. the validation
+      curve has levelled off (:func:`sista_lib.experiment.plateaued`), e.g. "2 of 3";
     - ``"all"``: the scores, then the best epoch and the minutes per run.
 
     Parameters
@@ -197,9 +204,12 @@ def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_OR
         raise ValueError(f"order must name methods of the study {sorted(rows)}, got {list(order)}")
     base = results.get("baselines") or {}
     if part == "training":
-        header = ["network", "best epoch", "minutes per run", "steps", "plateaued"]
+        header = ["network", "best epoch", "minutes per run", "steps",
+                  "gain in the last 20 % of epochs", "plateaued"]
         body = [[labels.get(k, k), f"{rows[k]['best_epoch_mean']:.1f}",
                  f"{rows[k]['train_time_s_mean'] / 60:.1f}", f"{rows[k]['steps']:,}",
+                 "" if rows[k]["tail_improvement_mean"] is None
+                 else f"{100 * rows[k]['tail_improvement_mean']:.1f} %",
                  "" if rows[k]["plateaued"] is None
                  else f"{rows[k]['plateaued'][0]} of {rows[k]['plateaued'][1]}"] for k in keys]
         return header, body
@@ -217,6 +227,41 @@ def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_OR
             line += ([f"{r['best_epoch_mean']:.1f}", f"{r['train_time_s_mean'] / 60:.1f}"]
                      if r["trained"] else ["", ""])
         body.append(line)
+    return header, body
+
+
+def comparison_rows(studies: Mapping[str, Mapping[str, Any]], *, metric: str = "psnr",
+                    order: Sequence[str] = RESULT_ORDER,
+                    labels: Mapping[str, str] | None = None) -> tuple[list[str], list[list[str]]]:
+    r"""One score of every method in several studies, side by side, as ``(header, rows)``.
+
+    One column per study (named by its key and its optimiser steps per run,
+    :func:`sista_lib.claims.training_budget`), one row per method of ``order`` that every study
+    has: its mean test ``metric`` (over images, then seeds; :math:`\pm` the standard deviation
+    across seeds for a trained network with more than one seed), as in :func:`results_rows`.
+
+    Raises
+    ------
+    ValueError
+        If ``studies`` is empty, ``metric`` is not a metric of the studies, or no method of
+        ``order`` is in every study.
+    """
+    from .claims import training_budget
+
+    if not isinstance(studies, Mapping) or not studies:
+        raise ValueError(f"studies must be a non-empty mapping of names to results, got {studies!r}")
+    if metric not in _DIGITS:
+        raise ValueError(f"metric must be one of {tuple(_DIGITS)}, got {metric!r}")
+    labels = RESULT_LABELS if labels is None else {**RESULT_LABELS, **labels}
+    tables = {name: {r["method"]: r for r in results_table(res, metrics=(metric,), fmt="rows")}
+              for name, res in studies.items()}
+    keys = [k for k in order if all(k in t for t in tables.values())]
+    if not keys:
+        raise ValueError(f"order must name methods that every study has, got {list(order)}")
+    header = ["method"] + [f"{name} ({training_budget(res)['steps']:,} steps)"
+                           for name, res in studies.items()]
+    body = [[labels.get(k, k)] + [_score(t[k], metric, _DIGITS[metric]) for t in tables.values()]
+            for k in keys]
     return header, body
 
 
@@ -410,8 +455,11 @@ def provenance_report(results: Mapping[str, Any]) -> str:
 
     The git commit, machine and package versions recorded by its first run; then each process
     (:func:`sista_lib.claims.study_processes`): its command line, when it ran, its runs and their
-    wall times; then the span of the whole study, its merge, and the commits of the library that
-    the processes ran (each the commit of its first run, shortened to 10 characters).
+    wall times; the runs that more than one process trained (interrupted and resumed), with the
+    commit, processor and start of each segment; then the span of the whole study, its merge,
+    and the commits of the library that the processes ran (each the commit of its first run,
+    shortened to 10 characters) and, for a resumed study, that every training segment ran
+    (:func:`training_commits`).
 
     Raises
     ------
@@ -432,12 +480,49 @@ def provenance_report(results: Mapping[str, Any]) -> str:
         lines.append(f"\n$ {p['command']}\n  {p['start']} -> {p['end']}; {len(p['runs'])} runs, "
                      f"{p['wall_time_s'] / 60:.1f} min of wall time in total")
         lines += [f"    {run_id:26s} {seconds / 60:6.1f} min" for run_id, seconds in p["runs"]]
-    lines.append(f"\nstudy: {min(p['start'] for p in processes)} -> "
+    resumed = _resumed_runs(results)
+    first_start = min([p["start"] for p in processes]
+                      + [seg["start"] for _, segs in resumed for seg in segs if seg.get("start")])
+    lines.append(f"\nstudy: {first_start} -> "
                  f"{max(p['end'] for p in processes)}; merged at {merge['end']} by "
                  f"'{merge['command']}'")
+    if resumed:
+        lines.append("\nruns trained by more than one process (epochs: commit, processor, start):")
+        lines += [f"    {run_id:26s} " + "; ".join(
+            f"{seg['from_epoch']}-{seg['to_epoch']}: {str(seg.get('git_commit'))[:10]}, "
+            f"{seg.get('cpu')}, {seg.get('start')}" for seg in segs) for run_id, segs in resumed]
     lines.append("library code of every process: commit "
                  + ", ".join(sorted({p["commit"][:10] for p in processes})))
+    if resumed:
+        lines.append("library code of every training segment: commit "
+                     + ", ".join(c[:10] for c in training_commits(results)))
     return "\n".join(lines)
+
+
+def _resumed_runs(results: Mapping[str, Any]) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """``(run id, segments)`` of every run that more than one process trained, by run id."""
+    out = []
+    for model, by_seed in (results.get("runs") or {}).items():
+        for seed, run in by_seed.items():
+            segs = (run.get("train") or {}).get("segments") or []
+            if len(segs) > 1:
+                out.append((f"{model}_seed{seed}", list(segs)))
+    return sorted(out, key=lambda item: item[0])
+
+
+def training_commits(results: Mapping[str, Any]) -> list[str]:
+    """The git commits of the library that trained a study's runs, sorted.
+
+    The commit of every training segment of every run (``run["train"]["segments"]``: a run
+    interrupted and resumed is trained by several processes, perhaps at several commits) and
+    of every process (:func:`sista_lib.claims.study_processes`, which also scored the runs).
+    """
+    commits = {p["commit"] for p in study_processes(results)}
+    for by_seed in (results.get("runs") or {}).values():
+        for run in by_seed.values():
+            commits |= {seg["git_commit"] for seg in (run.get("train") or {}).get("segments") or []
+                        if seg.get("git_commit")}
+    return sorted(commits)
 
 
 # --------------------------------------------------------------------------------------------
@@ -475,8 +560,11 @@ def study_values(results: Mapping[str, Any], *, model: str = "sista_rnn",
       (name to initial value, e.g. :func:`sista_lib.interpret.sista_reading` of the initial
       network), ``drift_pct_<name>`` :math:`= 100\,\eta s / |\text{value}|`.
     - **Convergence**: ``n_runs``, the trained runs, and ``n_plateaued``, those whose
-      validation curve has levelled off (:func:`sista_lib.experiment.plateaued`).
-    - ``git_commit``: the library commits the study's processes ran, 10 characters each.
+      validation curve has levelled off (:func:`sista_lib.experiment.plateaued`);
+      ``tail_gain_<network>``, how much the last 20 % of the epochs lowered its best validation
+      MSE (:func:`sista_lib.experiment.tail_improvement`, mean over seeds, percent).
+    - ``git_commit``: the library commits that trained and scored the study
+      (:func:`training_commits`), 10 characters each.
 
     Floats are rounded to the decimals the prose shows (scores 2, SSIM 4, ratios, hours and
     percentages 1).
@@ -531,7 +619,9 @@ def study_values(results: Mapping[str, Any], *, model: str = "sista_rnn",
         values[f"drift_pct_{name}"] = round(100 * drift / abs(float(initial)), 1)
     counts = [r["plateaued"] for r in rows.values() if r["trained"] and r["plateaued"]]
     values |= {"n_plateaued": sum(c[0] for c in counts), "n_runs": sum(c[1] for c in counts)}
-    values["git_commit"] = ", ".join(sorted({p["commit"][:10] for p in study_processes(results)}))
+    values |= {f"tail_gain_{k}": round(100 * r["tail_improvement_mean"], 1) for k, r in rows.items()
+               if r["trained"] and r["tail_improvement_mean"] is not None}
+    values["git_commit"] = ", ".join(c[:10] for c in training_commits(results))
     return values
 
 

@@ -72,6 +72,7 @@ __all__ = [
     "results_table",
     "learning_curves",
     "plateaued",
+    "tail_improvement",
     "study_status",
     "load_sweep",
     "learning_rate_sweep",
@@ -728,19 +729,53 @@ def run_experiment(
 # --------------------------------------------------------------------------------------------
 
 
+def tail_improvement(val_losses: Sequence[float], initial: float | None = None, *,
+                     tail: float = 0.2) -> float:
+    r"""How much the last epochs of a validation curve improve on the epochs before them.
+
+    With the curve :math:`v_0, v_1, \dots, v_E` (``initial`` is :math:`v_0`; without it the
+    curve starts at epoch 1), the last :math:`\lceil \text{tail}\cdot E \rceil` epochs form the
+    tail, and the relative improvement of the tail's best value on the best value before it is
+
+    .. math::
+
+        g = \frac{\min_{e < E_0} v_e - \min_{e \ge E_0} v_e}{\min_{e < E_0} v_e},
+        \qquad E_0 = E - \lceil \text{tail}\cdot E \rceil + 1 .
+
+    :math:`g = 0.02` says that the last 20 % of the epochs (``tail=0.2``) still lowered the best
+    validation error by 2 %; :math:`g \le 0` that they did not lower it at all.
+
+    Parameters
+    ----------
+    val_losses : sequence of float
+        Validation loss after each epoch (``TrainResult.val_loss``).
+    initial : float, optional
+        Validation loss of the initial parameters (epoch 0).
+    tail : float in (0, 1), default 0.2
+
+    Raises
+    ------
+    ValueError
+        If ``tail`` is not in (0, 1) or the curve is too short to have a tail and epochs before it.
+    """
+    curve = ([] if initial is None else [float(initial)]) + [float(v) for v in val_losses]
+    check_scalar(tail, "tail", positive=True)
+    if not 0 < tail < 1:
+        raise ValueError(f"tail must be in (0, 1), got {tail}")
+    n_tail = int(np.ceil(tail * len(val_losses)))
+    if n_tail < 1 or len(curve) - n_tail < 1:
+        raise ValueError(f"the curve is too short to judge a plateau: {len(curve)} values")
+    before, last = min(curve[:-n_tail]), min(curve[-n_tail:])
+    return float((before - last) / abs(before))
+
+
 def plateaued(val_losses: Sequence[float], initial: float | None = None, *,
               tail: float = 0.2, tol: float = 0.01) -> bool:
     r"""Whether a validation curve has levelled off by the end of training.
 
-    With the curve :math:`v_0, v_1, \dots, v_E` (``initial`` is :math:`v_0`; without it the
-    curve starts at epoch 1), the last :math:`\lceil \text{tail}\cdot E \rceil` epochs form the
-    tail; the curve has plateaued when the tail's best value improves on the best value before
-    it by less than ``tol`` (relative):
-
-    .. math::
-
-        \frac{\min_{e < E_0} v_e - \min_{e \ge E_0} v_e}{\min_{e < E_0} v_e} < \text{tol},
-        \qquad E_0 = E - \lceil \text{tail}\cdot E \rceil + 1 .
+    The curve has plateaued when its tail improves on the epochs before it by less than ``tol``,
+    :math:`g < \text{tol}` with :math:`g` the relative improvement of :func:`tail_improvement`
+    (the last :math:`\lceil \text{tail}\cdot E \rceil` of the :math:`E` epochs form the tail).
 
     Parameters
     ----------
@@ -751,16 +786,14 @@ def plateaued(val_losses: Sequence[float], initial: float | None = None, *,
     tail : float in (0, 1), default 0.2
     tol : float > 0, default 0.01
     """
-    curve = ([] if initial is None else [float(initial)]) + [float(v) for v in val_losses]
-    check_scalar(tail, "tail", positive=True)
     check_scalar(tol, "tol", positive=True)
-    if not 0 < tail < 1:
-        raise ValueError(f"tail must be in (0, 1), got {tail}")
-    n_tail = int(np.ceil(tail * len(val_losses)))
-    if n_tail < 1 or len(curve) - n_tail < 1:
-        raise ValueError(f"the curve is too short to judge a plateau: {len(curve)} values")
-    before, last = min(curve[:-n_tail]), min(curve[-n_tail:])
-    return bool((before - last) / abs(before) < tol)
+    return bool(tail_improvement(val_losses, initial, tail=tail) < tol)
+
+
+def _tail_improvements(runs: Mapping[str, Mapping[str, Any]]) -> list[float]:
+    """:func:`tail_improvement` of each seed's validation curve (seeds with at least 2 epochs)."""
+    return [tail_improvement(r["train"]["val_loss"], r["train"]["initial_val_loss"])
+            for r in runs.values() if len(r["train"]["val_loss"]) >= 2]
 
 
 def _plateau_count(runs: Mapping[str, Mapping[str, Any]]) -> tuple[int, int] | None:
@@ -1193,7 +1226,8 @@ def results_table(
         row = {"method": key, "label": MODEL_LABELS.get(key, key), "trained": False,
                "layers": entry.get("iterations_mean", entry.get("n_iter")),
                "n_parameters": None, "n_seeds": None, "best_epoch_mean": None,
-               "train_time_s_mean": None, "steps": None, "plateaued": None}
+               "train_time_s_mean": None, "steps": None, "plateaued": None,
+               "tail_improvement_mean": None}
         for m in metrics:
             row[m] = entry["summary"][m]["mean"]
             row[m + "_std"] = None
@@ -1205,7 +1239,9 @@ def results_table(
                "n_seeds": len(s["seeds"]), "best_epoch_mean": float(np.mean(s["best_epoch"])),
                "train_time_s_mean": float(np.mean(s["train_wall_time_s"])),
                "steps": int(np.mean([r["train"]["steps"] for r in results["runs"][key].values()])),
-               "plateaued": _plateau_count(results["runs"][key])}
+               "plateaued": _plateau_count(results["runs"][key]),
+               "tail_improvement_mean": (float(np.mean(gains)) if (gains := _tail_improvements(
+                   results["runs"][key])) else None)}
         for m in metrics:
             row[m] = s[m]["mean"]
             row[m + "_std"] = s[m]["std"] if len(s["seeds"]) > 1 else None

@@ -112,13 +112,36 @@ def test_results_rows_of_a_small_study():
     steep = {"train": {"val_loss": [2.0, 1.5, 1.2, 0.9], "initial_val_loss": 3.0, "steps": 40}}
     results = _results() | {"runs": {"sista_rnn": {"0": flat, "1": steep}}}
     header, rows = book.results_rows(results, part="training")
-    assert header == ["network", "best epoch", "minutes per run", "steps", "plateaued"]
-    assert rows == [["SISTA-RNN, paper", "9.5", "10.5", "40", "1 of 2"]]   # trained networks only
+    assert header == ["network", "best epoch", "minutes per run", "steps",
+                      "gain in the last 20 % of epochs", "plateaued"]
+    # tails: 0.994 against 0.995 (0.10 %) and 0.9 against 1.2 (25 %), mean 12.55 %
+    assert rows == [["SISTA-RNN, paper", "9.5", "10.5", "40", "12.6 %", "1 of 2"]]   # trained networks only
     header, rows = book.results_rows(results, part="scores")
     assert header[-3:] == ["test MSE", "test PSNR (dB)", "test SSIM"] and len(rows) == 3
     assert rows[-1] == ["SISTA-RNN, paper", "12,345", "3 layers", "400.0 ± 2.0", "20.12 ± 0.25", "0.6123 ± 0.0100"]
     with pytest.raises(ValueError, match=r"part must be one of \('all', 'scores', 'training'\), got 'x'"):
         book.results_rows(results, part="x")
+
+
+def test_comparison_rows_set_studies_side_by_side():
+    from sista_lib import claims
+
+    one = _results() | {"config": {"n_train": 100, "batch_size": 10, "epochs": 5}}
+    two = _results() | {"config": {"n_train": 200, "batch_size": 10, "epochs": 5}}
+    two["summary"] = {**one["summary"], "sista_rnn": {**one["summary"]["sista_rnn"],
+                                                     "psnr": {**one["summary"]["sista_rnn"]["psnr"], "mean": 21.5}}}
+    header, rows = book.comparison_rows({"short": one, "long": two})
+    steps = claims.training_budget(one)["steps"]
+    assert header == ["method", f"short ({steps:,} steps)", f"long ({2 * steps:,} steps)"]
+    by_method = {r[0]: r[1:] for r in rows}
+    assert by_method["SISTA-RNN, paper"] == ["20.12 ± 0.25", "21.50 ± 0.25"]
+    assert len(rows) == len(book.results_rows(one, part="scores")[1])
+    with pytest.raises(ValueError, match="metric must be one of"):
+        book.comparison_rows({"short": one}, metric="psnr_db")
+    with pytest.raises(ValueError, match="studies must be a non-empty mapping"):
+        book.comparison_rows({})
+    with pytest.raises(ValueError, match="order must name methods that every study has"):
+        book.comparison_rows({"short": one}, order=["gru"])
 
 
 def test_level_rows_say_when_each_network_reaches_a_level():
@@ -197,6 +220,30 @@ def test_provenance_report_groups_runs_by_process():
         book.provenance_report({"provenance": {"runs": results["provenance"]["runs"]}})
 
 
+def test_provenance_report_lists_the_segments_of_resumed_runs():
+    def seg(a, b, commit, cpu, start):
+        return {"from_epoch": a, "to_epoch": b, "git_commit": commit, "cpu": cpu, "start": start}
+
+    rec = {"command": "run", "start": "T1", "end": "T2", "wall_time_s": 60.0, "git_commit": "b" * 40,
+           "git_dirty": False, "cpu": "CPU B", "cpu_count": 2, "gpu": None, "torch_threads": 1,
+           "versions": {"python": "3.11"}}
+    results = {"provenance": {"runs": {"lstm_seed0": rec}, "merge": {"end": "T3", "command": "merge"}},
+               "runs": {"lstm": {"0": {"train": {"segments": [seg(0, 61, "a" * 40, "CPU A", "T0"),
+                                                              seg(61, 100, "b" * 40, "CPU B", "T1")]}}}}}
+    lines = book.provenance_report(results).splitlines()
+    assert "study: T0 -> T2; merged at T3 by 'merge'" in lines      # from the first segment's start
+    assert lines[-4:] == [
+        "runs trained by more than one process (epochs: commit, processor, start):",
+        "    lstm_seed0                 0-61: aaaaaaaaaa, CPU A, T0; 61-100: bbbbbbbbbb, CPU B, T1",
+        "library code of every process: commit bbbbbbbbbb",
+        "library code of every training segment: commit aaaaaaaaaa, bbbbbbbbbb"]
+    assert book.training_commits(results) == ["a" * 40, "b" * 40]
+    # a run trained by one process adds no section
+    results["runs"]["lstm"]["0"]["train"]["segments"] = [seg(0, 100, "b" * 40, "CPU B", "T1")]
+    assert "more than one process" not in book.provenance_report(results)
+    assert book.training_commits(results) == ["b" * 40]
+
+
 # --------------------------------------------------------------------------------------------
 # glued values
 # --------------------------------------------------------------------------------------------
@@ -262,6 +309,10 @@ def test_study_values_are_the_numbers_of_the_committed_small_study():
     assert (values["n_train"], values["n_test"], values["n_seeds"], values["epochs"]) == (750, 100, 3, 100)
     # 4 networks x 3 seeds, none levelled off within 1,500 steps
     assert (values["n_runs"], values["n_plateaued"]) == (12, 0)
+    from sista_lib.experiment import tail_improvement
+    lstm_gains = [tail_improvement(r["train"]["val_loss"], r["train"]["initial_val_loss"])
+                  for r in results["runs"]["lstm"].values()]
+    assert values["tail_gain_lstm"] == round(100 * sum(lstm_gains) / 3, 1) and min(lstm_gains) >= 0.01
     assert values["n_test_photos"] == len(results["data"]["photos"]["test"])
     assert values["psnr_sista_rnn"] == round(results["summary"]["sista_rnn"]["psnr"]["mean"], 2)
     assert values["psnr_lasso_converged"] == round(

@@ -341,6 +341,10 @@ def test_plateau_criterion():
     falling = flat[:-1] + [0.98]
     assert not plateaued(falling, 3.0)                   # 2 % better in the tail
     assert plateaued([1.0, 1.0], None) and not plateaued([1.0, 0.5], None)
+    from sista_lib.experiment import tail_improvement
+    assert tail_improvement(flat, 3.0) == pytest.approx(0.008)      # 0.992 against 1.0
+    assert tail_improvement(falling, 3.0) == pytest.approx(0.02)
+    assert tail_improvement([1.0, 1.2], None) == pytest.approx(-0.2)  # a worse tail: negative
     with pytest.raises(ValueError, match="too short"):
         plateaued([1.0])
     with pytest.raises(ValueError, match="tail must be in"):
