@@ -66,6 +66,7 @@ __all__ = [
     "run_experiment",
     "run_one",
     "run_baselines",
+    "divergence_record",
     "build_network",
     "merge",
     "load_results",
@@ -663,6 +664,49 @@ def _claim_folder(out: Path, config: ExperimentConfig) -> None:
                                      "train_state/\n")
 
 
+def divergence_record(name: str, seed: int, config: ExperimentConfig, out: str | os.PathLike,
+                      exc: TrainingDivergedError, *, problem: _Problem | None = None) -> dict[str, Any]:
+    """What is known of a run that diverged: where it did, and how far it had got.
+
+    Besides the model, seed, error, epoch and optimiser step of the divergence, the record
+    reads the run's last training state (``train_state/MODEL_seedS.safetensors``, written after
+    every finished epoch), when there is one: the epochs trained, the training and validation
+    losses, the best validation epoch, and the test scores of the parameters of that epoch
+    (``best_test``), saved to ``failed/MODEL_seedS.safetensors`` (``checkpoint``). Those are the
+    parameters the authors' code reports for such a run: it trains on with non-finite
+    parameters, whose validation error is never below the best, and reloads the best validated
+    parameters at the end.
+    """
+    from .checkpoints import load_checkpoint
+
+    out = Path(out)
+    rid = _run_id(name, seed)
+    record: dict[str, Any] = {"model": name, "seed": seed, "error": str(exc),
+                              "epoch": exc.epoch, "step": exc.step}
+    state = out / "train_state" / f"{rid}.safetensors"
+    if not state.exists():
+        return record
+    problem = _problem(config) if problem is None else problem
+    ckpt = load_checkpoint(state)
+    hist = ckpt["history"]
+    model = build_network(name, problem.A, problem.D, config, seed)
+    model.load_state_dict(ckpt["best"])
+    scores = evaluate(model, problem.splits.test, problem.A, problem.normalizer,
+                      ssim_convention=config.ssim)
+    path = out / "failed" / f"{rid}.safetensors"
+    save_parameters(path, model.state_dict(), {
+        "model": name, "seed": seed, "best_epoch": hist["best_epoch"],
+        "scored_epoch": hist["best_epoch"], "config": config.to_dict(),
+    })
+    return record | {
+        "epochs_trained": hist["epoch"], "steps_trained": hist["steps"],
+        "initial_val_loss": hist["initial_val_loss"], "train_loss": hist["train_loss"],
+        "val_loss": hist["val_loss"], "best_epoch": hist["best_epoch"],
+        "best_val_loss": hist["best_val_loss"], "best_test": _scores_record(scores),
+        "checkpoint": str(path.relative_to(out)),
+    }
+
+
 def run_experiment(
     config: ExperimentConfig,
     out: str | os.PathLike,
@@ -680,8 +724,8 @@ def run_experiment(
 
     With ``resume``, finished runs (their JSON exists) are skipped and unfinished ones continue
     from their training state. A run that diverges (:class:`~sista_lib.train.TrainingDivergedError`)
-    is reported with its model and seed, recorded in ``out/failed/MODEL_seedS.json``, and the
-    other runs go on; ``results["failed_runs"]`` lists them. Returns the merged
+    is reported with its model and seed, recorded in ``out/failed/MODEL_seedS.json``
+    (:func:`divergence_record`), and the other runs go on; ``results["failed_runs"]`` lists them. Returns the merged
     results (``None`` when ``do_merge`` is off).
     """
     if not isinstance(config, ExperimentConfig):
@@ -715,8 +759,7 @@ def run_experiment(
                 print(f"run {rid} diverged ({exc}); the other runs go on", file=sys.stderr)
                 failed.append(rid)
                 atomic_write_text(out / "failed" / f"{rid}.json", json.dumps(
-                    {"model": name, "seed": seed, "error": str(exc), "epoch": exc.epoch,
-                     "step": exc.step}, indent=1))
+                    divergence_record(name, seed, config, out, exc, problem=problem), indent=1))
     if not do_merge:
         return None
     results = merge(out, command=command)

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from sista_lib import cli
 from sista_lib import experiment as ex
@@ -473,6 +474,18 @@ def test_a_study_whose_every_run_diverged_still_merges(tmp_path):
     assert saved["config"]["lr"] == 10.0
     assert saved["failed"]["sista_rnn_seed0"]["model"] == "sista_rnn"
     assert ex.study_status(out, models=["sista_rnn"])["runs"][0]["state"] == "failed"
+    # it diverged in its first epoch: the best validated parameters are the initial ones, SISTA,
+    # and they are scored and saved as the authors' code would report the run
+    rec = saved["failed"]["sista_rnn_seed0"]
+    assert rec["epochs_trained"] == 0 and rec["best_epoch"] == 0 and rec["val_loss"] == []
+    assert rec["best_val_loss"] == rec["initial_val_loss"]
+    state, meta = load_parameters(out / rec["checkpoint"])
+    assert meta["best_epoch"] == 0 and meta["seed"] == 0
+    problem = ex._problem(config)
+    sista = ex.build_network("sista_rnn", problem.A, problem.D, config, 0)
+    expected = ex.evaluate(sista, problem.splits.test, problem.A, problem.normalizer)
+    assert np.allclose(rec["best_test"]["per_image"]["psnr"], expected["psnr"], rtol=0, atol=1e-9)
+    assert all(torch.equal(v, sista.state_dict()[k]) for k, v in state.items())
 
 
 def test_status_refuses_a_folder_that_is_no_study(tmp_path):
