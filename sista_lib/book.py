@@ -178,7 +178,9 @@ def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_OR
       run in minutes (means over seeds), the optimiser steps of one run, how much the last 20 %
       of the epochs lowered the best validation MSE (:func:`sista_lib.experiment.tail_improvement`,
       mean over seeds, in percent), and on how many seeds that is under 1 %, i.e. the validation
-      curve has levelled off (:func:`sista_lib.experiment.plateaued`), e.g. "2 of 3";
+      curve has levelled off (:func:`sista_lib.experiment.plateaued`), e.g. "2 of 3", both over
+      the runs that finished; when a run of the study diverged, a last column names each
+      network's diverged seeds with the optimiser step of the divergence, e.g. "seed 2 (step 42,005)";
     - ``"all"``: the scores, then the best epoch and the minutes per run.
 
     Parameters
@@ -212,6 +214,13 @@ def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_OR
                  else f"{100 * rows[k]['tail_improvement_mean']:.1f} %",
                  "" if rows[k]["plateaued"] is None
                  else f"{rows[k]['plateaued'][0]} of {rows[k]['plateaued'][1]}"] for k in keys]
+        diverged: dict[str, list[str]] = {}
+        for rec in sorted((results.get("failed") or {}).values(), key=lambda r: int(r["seed"])):
+            diverged.setdefault(rec["model"], []).append(f"seed {rec['seed']} (step {rec['step']:,})")
+        if diverged:
+            header.append("diverged")
+            for k, line in zip(keys, body):
+                line.append(", ".join(diverged.get(k, [])) or "none")
         return header, body
     header = ["method", "parameters", "layers / iterations", "test MSE", "test PSNR (dB)",
               "test SSIM"]
@@ -559,8 +568,9 @@ def study_values(results: Mapping[str, Any], *, model: str = "sista_rnn",
       :math:`\eta` move a parameter whose gradient keeps its sign; given ``initial_scalars``
       (name to initial value, e.g. :func:`sista_lib.interpret.sista_reading` of the initial
       network), ``drift_pct_<name>`` :math:`= 100\,\eta s / |\text{value}|`.
-    - **Convergence**: ``n_runs``, the trained runs, and ``n_plateaued``, those whose
-      validation curve has levelled off (:func:`sista_lib.experiment.plateaued`);
+    - **Convergence**: ``n_runs``, the trained runs that finished, ``n_diverged``, those that
+      diverged, and ``n_plateaued``, those whose validation curve has levelled off
+      (:func:`sista_lib.experiment.plateaued`);
       ``tail_gain_<network>``, how much the last 20 % of the epochs lowered its best validation
       MSE (:func:`sista_lib.experiment.tail_improvement`, mean over seeds, percent).
     - ``git_commit``: the library commits that trained and scored the study
@@ -618,7 +628,8 @@ def study_values(results: Mapping[str, Any], *, model: str = "sista_rnn",
                              f"relative to it), got {initial}")
         values[f"drift_pct_{name}"] = round(100 * drift / abs(float(initial)), 1)
     counts = [r["plateaued"] for r in rows.values() if r["trained"] and r["plateaued"]]
-    values |= {"n_plateaued": sum(c[0] for c in counts), "n_runs": sum(c[1] for c in counts)}
+    values |= {"n_plateaued": sum(c[0] for c in counts), "n_runs": sum(c[1] for c in counts),
+               "n_diverged": len(results.get("failed") or {})}
     values |= {f"tail_gain_{k}": round(100 * r["tail_improvement_mean"], 1) for k, r in rows.items()
                if r["trained"] and r["tail_improvement_mean"] is not None}
     values["git_commit"] = ", ".join(c[:10] for c in training_commits(results))

@@ -316,6 +316,10 @@ FIXED_DIFFERENCES: tuple[tuple[str, str, str, str], ...] = (
      "the whole batch of columns of one time step", "every column converges at least as far"),
     ("generic RNN's random draws", "one fixed RandomState(4299) for every run",
      "seeded by the run's seed", "seeds must differ for the spread over seeds to mean anything"),
+    ("a non-finite gradient", "not tested: training goes on with non-finite parameters, and the "
+     "best validated ones are scored", "the run stops and is recorded as diverged, with the "
+     "scores of its best validated parameters", "a divergence is a result to report, not to hide "
+     "in a mean; the record keeps what the authors' code would score"),
 )
 
 
@@ -1005,8 +1009,8 @@ def study_status(out: str | os.PathLike, *, models: Sequence[str] | None = None,
     -------
     dict
         ``config``; ``runs``: one dict per (model, seed) with ``model``, ``seed``, ``state``
-        (``"finished"``, ``"failed"``, ``"training"`` or ``"not started"``), ``epoch``,
-        ``epochs``, ``mean_epoch_s``, ``remaining_s``, ``test_psnr`` (finished runs) and
+        (``"finished"``, ``"failed"``, ``"training"`` or ``"not started"``), ``epoch`` (for a
+        failed run, the epochs it finished before it diverged), ``epochs``, ``mean_epoch_s``, ``remaining_s``, ``test_psnr`` (finished runs) and
         ``segments`` (the processes that trained it); ``baselines``: whether they are scored;
         ``remaining_s``: the sum over runs in training or not started (a run not started is
         estimated from the finished or training runs of the same model, else ``None``).
@@ -1047,7 +1051,8 @@ def study_status(out: str | os.PathLike, *, models: Sequence[str] | None = None,
                            test_psnr=float(rec["test"]["summary"]["psnr"]["mean"]),
                            segments=rec["train"].get("segments", []))
             elif (out / "failed" / f"{rid}.json").exists():
-                row["state"] = "failed"
+                rec = _read_json(out / "failed" / f"{rid}.json", "a record of a diverged run")
+                row.update(state="failed", epoch=int(rec.get("epochs_trained", 0)))
             elif state.exists():
                 hist = load_checkpoint(state)["history"]
                 seconds = hist["epoch_seconds"]

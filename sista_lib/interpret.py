@@ -87,6 +87,7 @@ __all__ = [
     "study_data",
     "load_run",
     "load_runs",
+    "load_diverged_run",
     "rescore_run",
     "reconstructions",
     "snapshot_mismatch",
@@ -356,6 +357,44 @@ def load_run(
         initial = build_network(name, A, D, results.get("config", {}), int(seed)).eval()
     trained = copy.deepcopy(initial).train()
     state, _ = load_parameters(Path(results_dir) / runs[name][str(seed)]["checkpoint"])
+    trained.load_state_dict(state)
+    return trained.eval(), initial
+
+
+def load_diverged_run(
+    results: Mapping[str, Any],
+    results_dir: str | Path,
+    name: str,
+    seed: int,
+    A: ArrayLike,
+    D: ArrayLike,
+) -> tuple[nn.Module, nn.Module]:
+    r"""The best validated and the initial network of a run that diverged, both in ``eval()`` mode.
+
+    A diverged run has no checkpoint in ``results["runs"]``; its record in ``results["failed"]``
+    (:func:`sista_lib.experiment.divergence_record`) saves the parameters of its best validation
+    epoch before the divergence, which this loads as :func:`load_run` loads a finished run's.
+
+    Raises
+    ------
+    ValueError
+        If the study records no divergence of ``name`` with ``seed``, or its record saved no
+        parameters (the run diverged before its first training state was written).
+    """
+    from .experiment import build_network
+
+    failed = {(rec["model"], int(rec["seed"])): rec for rec in (results.get("failed") or {}).values()}
+    rec = failed.get((name, int(seed)))
+    if rec is None:
+        raise ValueError(f"name and seed must be a run that diverged in the study, one of "
+                         f"{sorted(failed)}, got {(name, seed)!r}")
+    if "checkpoint" not in rec:
+        raise ValueError(f"the run {name} seed {seed} diverged before its first training state "
+                         "was written: no parameters were saved")
+    with torch.random.fork_rng(devices=[]):
+        initial = build_network(name, A, D, results.get("config", {}), int(seed)).eval()
+    trained = copy.deepcopy(initial).train()
+    state, _ = load_parameters(Path(results_dir) / rec["checkpoint"])
     trained.load_state_dict(state)
     return trained.eval(), initial
 
@@ -1622,23 +1661,27 @@ def _relative_cell(relative: float) -> str:
 def score_rows(results: Mapping[str, Any]) -> tuple[list[str], list[list[str]]]:
     r"""The trained networks' test scores: per network, the mean :math:`\pm` standard deviation of
     the mean test PSNR over seeds (dB), its value at initialisation, and the best validation epoch
-    of each seed (whose parameters were kept), in the study's order of seeds.
+    of each seed (whose parameters were kept), in the study's order of seeds; "diverged" for a
+    seed whose run diverged (``results["failed"]``), which the mean leaves out.
 
     Raises
     ------
     ValueError
-        If a model of the study has no summary or no run for one of its seeds.
+        If a model of the study has no summary, or neither a run nor a divergence for one of
+        its seeds.
     """
     models, seeds = list(results.get("models", [])), list(results.get("seeds", []))
     if not models or not seeds:
         raise ValueError("results must list its models and seeds, as load_results returns them")
     header = ["network", "test PSNR (dB), mean ± std over seeds", "at initialisation",
               "best epoch per seed"]
+    diverged = {(rec["model"], int(rec["seed"])) for rec in (results.get("failed") or {}).values()}
     rows = []
     for m in models:
         try:
             p = results["summary"][m]["psnr"]
-            best = [results["runs"][m][str(s)]["train"]["best_epoch"] for s in seeds]
+            best = ["diverged" if (m, int(s)) in diverged and str(s) not in results["runs"][m]
+                    else results["runs"][m][str(s)]["train"]["best_epoch"] for s in seeds]
         except KeyError as missing:
             raise ValueError(f"results must hold the summary and every seed's run of model {m!r}, "
                              f"got none for {missing}") from None

@@ -116,6 +116,12 @@ def test_results_rows_of_a_small_study():
                       "gain in the last 20 % of epochs", "plateaued"]
     # tails: 0.994 against 0.995 (0.10 %) and 0.9 against 1.2 (25 %), mean 12.55 %
     assert rows == [["SISTA-RNN, paper", "9.5", "10.5", "40", "12.6 %", "1 of 2"]]   # trained networks only
+    # a third seed diverged: a last column says where
+    diverged = results | {"failed": {"sista_rnn_seed2": {"model": "sista_rnn", "seed": 2,
+                                                         "epoch": 86, "step": 42005}}}
+    header, rows = book.results_rows(diverged, part="training")
+    assert header[-1] == "diverged" and rows[0][-1] == "seed 2 (step 42,005)"
+    assert rows[0][:-1] == ["SISTA-RNN, paper", "9.5", "10.5", "40", "12.6 %", "1 of 2"]
     header, rows = book.results_rows(results, part="scores")
     assert header[-3:] == ["test MSE", "test PSNR (dB)", "test SSIM"] and len(rows) == 3
     assert rows[-1] == ["SISTA-RNN, paper", "12,345", "3 layers", "400.0 ± 2.0", "20.12 ± 0.25", "0.6123 ± 0.0100"]
@@ -308,7 +314,7 @@ def test_study_values_are_the_numbers_of_the_committed_small_study():
     assert values["steps"] == "1,500" and values["paper_steps"] == "49,000" and values["steps_ratio"] == 32.7
     assert (values["n_train"], values["n_test"], values["n_seeds"], values["epochs"]) == (750, 100, 3, 100)
     # 4 networks x 3 seeds, none levelled off within 1,500 steps
-    assert (values["n_runs"], values["n_plateaued"]) == (12, 0)
+    assert (values["n_runs"], values["n_plateaued"], values["n_diverged"]) == (12, 0, 0)
     from sista_lib.experiment import tail_improvement
     lstm_gains = [tail_improvement(r["train"]["val_loss"], r["train"]["initial_val_loss"])
                   for r in results["runs"]["lstm"].values()]

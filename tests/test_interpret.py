@@ -457,6 +457,25 @@ def test_load_run_and_snapshot_mismatch(tmp_path, problem):
         interpret.snapshot_mismatch(initial, {"scalars": {"beta": 1.0}, "norms": {}})
 
 
+def test_load_diverged_run_reads_the_saved_best_parameters(tmp_path, problem):
+    A, D = problem
+    best = SISTARNN(A, D, None, 0.25, 0.4, 0.5, dtype=torch.float64)
+    save_parameters(tmp_path / "best.safetensors", best)
+    record = {"model": "sista_rnn", "seed": 2, "error": "gradient norm is inf", "epoch": 3,
+              "step": 30, "checkpoint": "best.safetensors"}
+    results = {"config": {"dtype": "float64"}, "models": [], "runs": {},
+               "failed": {"sista_rnn_seed2": record,
+                          "lstm_seed0": {"model": "lstm", "seed": 0, "error": "nan", "epoch": 1,
+                                         "step": 1}}}
+    trained, initial = interpret.load_diverged_run(results, tmp_path, "sista_rnn", 2, A, D)
+    assert trained.alpha.item() == 0.25 and trained.lam2.item() == 0.5 and not trained.training
+    assert initial.alpha.item() == 1.0
+    with pytest.raises(ValueError, match="must be a run that diverged"):
+        interpret.load_diverged_run(results, tmp_path, "sista_rnn", 0, A, D)
+    with pytest.raises(ValueError, match="no parameters were saved"):
+        interpret.load_diverged_run(results, tmp_path, "lstm", 0, A, D)
+
+
 @pytest.mark.parametrize("name", ["stacked_rnn", "lstm"])
 def test_load_run_rebuilds_a_black_box_with_the_studys_initialisation(tmp_path, name):
     from sista_lib.experiment import PRESETS, build_network
@@ -728,6 +747,8 @@ def test_score_rows_give_each_networks_scores_and_best_epochs():
     del broken["runs"]["lstm"]["1"]
     with pytest.raises(ValueError, match="results must hold the summary and every seed's run of model 'lstm'"):
         interpret.score_rows(broken)
+    broken["failed"] = {"lstm_seed1": {"model": "lstm", "seed": 1, "epoch": 5, "step": 50}}
+    assert interpret.score_rows(broken)[1][1][-1] == "99, diverged"
 
 
 def test_scalar_rows_start_with_the_initial_values():
