@@ -80,7 +80,7 @@ def _site_path(sphinx_path: str) -> Path:
 
 
 def test_vendored_scripts_exist_with_their_licences():
-    scripts = [SPHINX["mathjax_path"], *SPHINX["nb_ipywidgets_js"]]
+    scripts = [SPHINX["mathjax_path"], *SPHINX["nb_ipywidgets_js"], *SPHINX["html_css_files"]]
     for path in scripts:
         assert "://" not in path, f"{path} would load from the network"
         assert _site_path(path).is_file(), path
