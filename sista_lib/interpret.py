@@ -351,12 +351,20 @@ def load_run(
     if str(seed) not in runs[name]:
         raise ValueError(f"seed must be one of the study's seeds {sorted(runs[name], key=int)}, "
                          f"got {seed!r}")
+    return _trained_and_initial(results, Path(results_dir) / runs[name][str(seed)]["checkpoint"],
+                                name, seed, A, D)
+
+
+def _trained_and_initial(results: Mapping[str, Any], checkpoint: Path, name: str, seed: int,
+                         A: ArrayLike, D: ArrayLike) -> tuple[nn.Module, nn.Module]:
+    """The network ``name`` as the study built it for ``seed``, and a copy holding the
+    parameters saved in ``checkpoint``; both in ``eval()`` mode."""
     from .experiment import build_network
 
     with torch.random.fork_rng(devices=[]):      # leave the caller's random stream alone
         initial = build_network(name, A, D, results.get("config", {}), int(seed)).eval()
     trained = copy.deepcopy(initial).train()
-    state, _ = load_parameters(Path(results_dir) / runs[name][str(seed)]["checkpoint"])
+    state, _ = load_parameters(checkpoint)
     trained.load_state_dict(state)
     return trained.eval(), initial
 
@@ -381,8 +389,6 @@ def load_diverged_run(
         If the study records no divergence of ``name`` with ``seed``, or its record saved no
         parameters (the run diverged before its first training state was written).
     """
-    from .experiment import build_network
-
     failed = {(rec["model"], int(rec["seed"])): rec for rec in (results.get("failed") or {}).values()}
     rec = failed.get((name, int(seed)))
     if rec is None:
@@ -391,12 +397,7 @@ def load_diverged_run(
     if "checkpoint" not in rec:
         raise ValueError(f"the run {name} seed {seed} diverged before its first training state "
                          "was written: no parameters were saved")
-    with torch.random.fork_rng(devices=[]):
-        initial = build_network(name, A, D, results.get("config", {}), int(seed)).eval()
-    trained = copy.deepcopy(initial).train()
-    state, _ = load_parameters(Path(results_dir) / rec["checkpoint"])
-    trained.load_state_dict(state)
-    return trained.eval(), initial
+    return _trained_and_initial(results, Path(results_dir) / rec["checkpoint"], name, seed, A, D)
 
 
 def load_runs(
