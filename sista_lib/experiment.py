@@ -669,7 +669,8 @@ def _claim_folder(out: Path, config: ExperimentConfig) -> None:
 
 
 def divergence_record(name: str, seed: int, config: ExperimentConfig, out: str | os.PathLike,
-                      exc: TrainingDivergedError, *, problem: _Problem | None = None) -> dict[str, Any]:
+                      exc: TrainingDivergedError, *,
+                      problem: _Problem | None = None) -> dict[str, Any]:
     """What is known of a run that diverged: where it did, and how far it had got.
 
     Besides the model, seed, error, epoch and optimiser step of the divergence, the record
@@ -729,8 +730,8 @@ def run_experiment(
     With ``resume``, finished runs (their JSON exists) are skipped and unfinished ones continue
     from their training state. A run that diverges (:class:`~sista_lib.train.TrainingDivergedError`)
     is reported with its model and seed, recorded in ``out/failed/MODEL_seedS.json``
-    (:func:`divergence_record`), and the other runs go on; ``results["failed_runs"]`` lists them. Returns the merged
-    results (``None`` when ``do_merge`` is off).
+    (:func:`divergence_record`), and the other runs go on; ``results["failed_runs"]`` lists
+    them. Returns the merged results (``None`` when ``do_merge`` is off).
     """
     if not isinstance(config, ExperimentConfig):
         raise TypeError(f"config must be an ExperimentConfig, got {type(config).__name__}")
@@ -1010,8 +1011,9 @@ def study_status(out: str | os.PathLike, *, models: Sequence[str] | None = None,
     dict
         ``config``; ``runs``: one dict per (model, seed) with ``model``, ``seed``, ``state``
         (``"finished"``, ``"failed"``, ``"training"`` or ``"not started"``), ``epoch`` (for a
-        failed run, the epochs it finished before it diverged), ``epochs``, ``mean_epoch_s``, ``remaining_s``, ``test_psnr`` (finished runs) and
-        ``segments`` (the processes that trained it); ``baselines``: whether they are scored;
+        failed run, the epochs it finished before it diverged), ``epochs``, ``mean_epoch_s``,
+        ``remaining_s``, ``test_psnr`` (finished runs) and ``segments`` (the processes that
+        trained it); ``baselines``: whether they are scored;
         ``remaining_s``: the sum over runs in training or not started (a run not started is
         estimated from the finished or training runs of the same model, else ``None``).
 

@@ -389,7 +389,8 @@ def load_diverged_run(
         If the study records no divergence of ``name`` with ``seed``, or its record saved no
         parameters (the run diverged before its first training state was written).
     """
-    failed = {(rec["model"], int(rec["seed"])): rec for rec in (results.get("failed") or {}).values()}
+    failed = {(rec["model"], int(rec["seed"])): rec
+              for rec in (results.get("failed") or {}).values()}
     rec = failed.get((name, int(seed)))
     if rec is None:
         raise ValueError(f"name and seed must be a run that diverged in the study, one of "
