@@ -180,7 +180,8 @@ def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_OR
       mean over seeds, in percent), and on how many seeds that is under 1 %, i.e. the validation
       curve has levelled off (:func:`sista_lib.experiment.plateaued`), e.g. "2 of 3", both over
       the runs that finished; when a run of the study diverged, a last column names each
-      network's diverged seeds with the optimiser step of the divergence, e.g. "seed 2 (step 42,005)";
+      network's diverged seeds with the optimiser step of the divergence, e.g.
+      "seed 2 (step 42,005)";
     - ``"all"``: the scores, then the best epoch and the minutes per run.
 
     Parameters
@@ -216,7 +217,8 @@ def results_rows(results: Mapping[str, Any], *, order: Sequence[str] = RESULT_OR
                  else f"{rows[k]['plateaued'][0]} of {rows[k]['plateaued'][1]}"] for k in keys]
         diverged: dict[str, list[str]] = {}
         for rec in sorted((results.get("failed") or {}).values(), key=lambda r: int(r["seed"])):
-            diverged.setdefault(rec["model"], []).append(f"seed {rec['seed']} (step {rec['step']:,})")
+            diverged.setdefault(rec["model"], []).append(
+                f"seed {rec['seed']} (step {rec['step']:,})")
         if diverged:
             header.append("diverged")
             for k, line in zip(keys, body):
